@@ -1,0 +1,196 @@
+"""The ``qa`` command: ingest articles, serve the API and chat page, ask from the terminal, evaluate,
+and train/evaluate/export the reader. Every flag overrides the matching ``QA_*`` setting."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from qa.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+reader_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and export the extractive reader.")
+app.add_typer(reader_app, name="reader")
+
+IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder (QA_INDEX_DIR)")]
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _quiet_libraries() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("bm25s", "faiss", "faiss.loader", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # pragma: no cover - transformers always present in practice
+        pass
+
+
+def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool):
+    from qa.embedding import Embedder
+    from qa.index import IndexProblem
+    from qa.ingest import ingest
+
+    embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
+    try:
+        report = ingest(paths, settings.index_dir, embedder, settings.chunk_words, settings.chunk_overlap_words,
+                        rebuild=rebuild, progress=progress)
+    except (IndexProblem, FileNotFoundError) as e:
+        _fail(str(e))
+    for err in report.errors:
+        typer.secho(f"warning: {err}", fg=typer.colors.YELLOW, err=True)
+    return report
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (.txt, .md, .jsonl); default: seeds/")] = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="ignore the existing index and build a new one")] = False,
+    chunk_words: Annotated[Optional[int], typer.Option(help="words per passage (QA_CHUNK_WORDS)")] = None,
+) -> None:
+    """Add articles to the index; only new or changed documents are embedded."""
+    _quiet_libraries()
+    settings = _settings(index_dir=index, chunk_words=chunk_words)
+    report = _run_ingest(settings, paths or [settings.seeds_dir], rebuild, progress=True)
+    typer.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.errors)} skipped; {report.embedded_passages} passages embedded; index now holds "
+        f"{report.total_documents} documents, {report.total_passages} passages ({report.seconds:.1f} s) -> {settings.index_dir}"
+    )
+    if not report.total_documents:
+        _fail("no documents could be loaded", 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="QA_HOST")] = None,
+    port: Annotated[Optional[int], typer.Option(help="QA_PORT")] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Serve the API and the chat page; builds the index from seeds/ first if there is none."""
+    _quiet_libraries()
+    from qa.index import IndexProblem, PassageIndex
+    from qa.reader.model import ExtractiveReader, ReaderNotFound
+
+    settings = _settings(host=host, port=port, index_dir=index)
+    try:
+        ExtractiveReader.check_files(settings.reader_dir)
+    except ReaderNotFound as e:
+        _fail(str(e))
+    if not PassageIndex.exists(settings.index_dir):
+        typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
+        _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
+    import uvicorn
+
+    from qa.answering import load_pipeline
+    from qa.app import create_app
+
+    try:
+        pipeline = load_pipeline(settings)
+    except (IndexProblem, ReaderNotFound) as e:
+        _fail(str(e))
+    typer.echo(f"serving on http://{settings.host}:{settings.port}")
+    uvicorn.run(create_app(settings, pipeline), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    index: IndexOpt = None,
+    top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+) -> None:
+    """Answer one question from the terminal, with its citation."""
+    _quiet_libraries()
+    if not question.strip():
+        _fail("the question is empty")
+    if len(question) > 1000:
+        _fail("the question is longer than 1,000 characters")
+    from qa.answering import load_pipeline
+    from qa.index import IndexProblem
+    from qa.reader.model import ReaderNotFound
+
+    settings = _settings(index_dir=index, top_k=top_k)
+    try:
+        pipeline = load_pipeline(settings)
+    except (IndexProblem, ReaderNotFound) as e:
+        _fail(str(e))
+    result = pipeline.ask(question)
+    if as_json:
+        import msgspec
+
+        typer.echo(msgspec.json.encode(result).decode())
+        return
+    if not result.answers:
+        typer.echo("Not found in the articles.")
+        return
+    for n, a in enumerate(result.answers, 1):
+        typer.secho(f"{n}. {a.text}", bold=True, nl=False)
+        typer.echo(f"  (score {a.score:.2f})")
+        for c in a.citations:
+            typer.echo(f"   [{c.doc_id}] {c.title[:80]}  chars {c.start}-{c.end}")
+            rel_s, rel_e = c.start - c.passage_start, c.end - c.passage_start
+            typer.echo(f"   \"…{c.passage[max(0, rel_s - 80):rel_s]}[{c.passage[rel_s:rel_e]}]{c.passage[rel_e:rel_e + 80]}…\"")
+
+
+# ---------------------------------------------------------------- reader
+@reader_app.command("train")
+def reader_train(
+    data: Annotated[list[Path], typer.Option("--data", help="SQuAD-format JSON training file (repeat)")],
+    out: Annotated[Path, typer.Option(help="run folder: checkpoints, log, final model")],
+    holdout: Annotated[Optional[list[Path]], typer.Option(help="held-out file(s): their paragraphs are never trained on")] = None,
+    base_model: Annotated[str, typer.Option(help="encoder folder; default: packaged all-MiniLM-L6-v2")] = "",
+    max_length: int = 256,
+    stride: int = 64,
+    batch_size: int = 32,
+    grad_accum: int = 1,
+    lr: float = 1e-4,
+    epochs: float = 1.0,
+    seed: int = 13,
+    threads: int = 2,
+    synthetic_negatives: Annotated[float, typer.Option(help="share of questions also paired with another paragraph of their article, as no-answer")] = 0.2,
+    keep_negative_windows: float = 0.3,
+    max_examples_per_source: Annotated[int, typer.Option(help="cap per data file, 0 = all")] = 0,
+    checkpoint_minutes: float = 10.0,
+    resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+) -> None:
+    """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
+    from qa.reader.train import TrainConfig, train
+
+    for p in list(data) + list(holdout or []):
+        if not p.is_file():
+            _fail(f"no such data file: {p}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = TrainConfig(
+        data=[str(p) for p in data], out=str(out), holdout=[str(p) for p in holdout or []], base_model=base_model,
+        max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, epochs=epochs,
+        seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
+        max_examples_per_source=max_examples_per_source, checkpoint_minutes=checkpoint_minutes, resume=resume,
+    )
+    final = train(cfg)
+    typer.echo(f"model written to {final}")
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(app())

@@ -1,0 +1,55 @@
+"""Turning start/end logits of one tokenised window into character spans (no model needed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    start_char: int  # into the passage text
+    end_char: int
+    span_score: float  # start logit + end logit
+    null_score: float  # logit sum of the [CLS] "no answer" position
+
+
+def best_spans(
+    start_logits: np.ndarray,
+    end_logits: np.ndarray,
+    offsets: list[tuple[int, int]],
+    context_mask: np.ndarray,
+    max_answer_tokens: int = 30,
+    top_n: int = 1,
+) -> list[WindowSpan]:
+    """The ``top_n`` best spans with start <= end <= start + max_answer_tokens - 1, context tokens only.
+
+    ``offsets[i]`` is token i's (start, end) characters in the passage; ``context_mask[i]`` is True
+    for tokens of the passage (not question, special or padding). Index 0 must be [CLS].
+    """
+    start_logits = np.asarray(start_logits, dtype=np.float64)
+    end_logits = np.asarray(end_logits, dtype=np.float64)
+    null = float(start_logits[0] + end_logits[0])
+    ctx = np.flatnonzero(np.asarray(context_mask, dtype=bool))
+    if ctx.size == 0:
+        return []
+    s, e = start_logits[ctx], end_logits[ctx]
+    scores = s[:, None] + e[None, :]
+    pos = ctx.astype(np.int64)
+    length = pos[None, :] - pos[:, None]  # end token - start token
+    valid = (length >= 0) & (length < max_answer_tokens)
+    scores = np.where(valid, scores, -np.inf)
+    flat = np.argsort(scores, axis=None)[::-1]
+    out: list[WindowSpan] = []
+    for f in flat[: max(top_n * 4, top_n)]:
+        i, j = divmod(int(f), scores.shape[1])
+        if not np.isfinite(scores[i, j]):
+            break
+        a, b = offsets[ctx[i]][0], offsets[ctx[j]][1]
+        if b <= a:
+            continue
+        out.append(WindowSpan(int(a), int(b), float(scores[i, j]), null))
+        if len(out) == top_n:
+            break
+    return out

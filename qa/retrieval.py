@@ -1,0 +1,77 @@
+"""Finding the passages most likely to hold the answer: dense (FAISS), lexical (BM25) or both fused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qa.chunking import Passage
+from qa.embedding import Embedder
+from qa.index import PassageIndex
+
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
+
+
+@dataclass(frozen=True)
+class Hit:
+    passage: Passage
+    score: float  # the ranking score of the chosen mode
+    dense_score: float | None = None  # cosine similarity, when the dense side saw this passage
+    lexical_score: float | None = None  # raw BM25, when the lexical side saw it
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    lexical_weight: float = 0.6  # share of BM25 in the fused score
+    candidates: int = 50
+
+
+class Retriever:
+    def __init__(self, index: PassageIndex, embedder: Embedder, fusion: FusionParams = FusionParams()) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.fusion = fusion
+
+    def dense(self, query: str, k: int) -> list[tuple[int, float]]:
+        n = self.index.dense.ntotal
+        if not n:
+            return []
+        q = self.embedder.embed([query])
+        scores, ids = self.index.dense.search(q, min(k, n))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+    def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        return self.index.lexical.search(query, k)
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        passages = self.index.passages
+        if mode == "dense":
+            return [Hit(passages[i], s, dense_score=s) for i, s in self.dense(query, k)]
+        if mode == "lexical":
+            return [Hit(passages[i], s, lexical_score=s) for i, s in self.lexical(query, k)]
+        if mode != "hybrid":
+            raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        n = max(k, self.fusion.candidates)
+        dense = dict(self.dense(query, n))
+        lexical = dict(self.lexical(query, n))
+        fused = fuse(dense, lexical, self.fusion.lexical_weight)
+        return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]
+
+
+def fuse(dense: dict[int, float], lexical: dict[int, float], lexical_weight: float) -> list[tuple[int, float]]:
+    """Weighted score fusion: BM25 divided by the query's best BM25, cosine as is, mixed linearly.
+
+    A passage the lexical side did not return counts 0 there (it shares no word with the query);
+    one the dense side did not return gets the lowest dense score seen.
+    """
+    if not dense and not lexical:
+        return []
+    top_lex = max(lexical.values(), default=0.0) or 1.0
+    floor = min(dense.values(), default=0.0)
+    out = {}
+    for i in set(dense) | set(lexical):
+        out[i] = lexical_weight * lexical.get(i, 0.0) / top_lex + (1 - lexical_weight) * dense.get(i, floor)
+    return sorted(out.items(), key=lambda x: (-x[1], x[0]))
