@@ -170,6 +170,7 @@ def reader_train(
     max_examples_per_source: Annotated[int, typer.Option(help="cap per data file, 0 = all")] = 0,
     checkpoint_minutes: float = 10.0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
+    max_minutes: Annotated[float, typer.Option(help="stop with a checkpoint after this many minutes (0 = to the end)")] = 0.0,
 ) -> None:
     """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
     from qa.reader.train import TrainConfig, train
@@ -183,9 +184,63 @@ def reader_train(
         max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, epochs=epochs,
         seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
         max_examples_per_source=max_examples_per_source, checkpoint_minutes=checkpoint_minutes, resume=resume,
+        max_minutes=max_minutes,
     )
     final = train(cfg)
-    typer.echo(f"model written to {final}")
+    typer.echo(f"written {final}")
+
+
+@reader_app.command("eval")
+def reader_eval(
+    data: Annotated[list[Path], typer.Option("--data", help="held-out SQuAD-format file (repeat)")],
+    model: Annotated[Optional[Path], typer.Option(help="reader folder (QA_READER_DIR)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the results as JSON here")] = None,
+    synthetic_negatives: Annotated[float, typer.Option(help="add retrieval-style unanswerable questions")] = 0.0,
+    limit: Annotated[int, typer.Option(help="evaluate a sample of this many questions (0 = all)")] = 0,
+    threads: int = 2,
+) -> None:
+    """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
+    _quiet_libraries()
+    from qa.reader.evaluate import evaluate, format_table, write_json
+    from qa.reader.model import ExtractiveReader, ReaderNotFound
+
+    settings = _settings(reader_dir=model, threads=threads)
+    for p in data:
+        if not p.is_file():
+            _fail(f"no such data file: {p}")
+    reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
+                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads)
+    try:
+        reader.warm_up()
+    except ReaderNotFound as e:
+        _fail(str(e))
+    result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit)
+    result["model"] = str(settings.reader_dir)
+    typer.echo(format_table(result))
+    if out:
+        write_json(result, out)
+        typer.echo(f"written {out}")
+
+
+@reader_app.command("export")
+def reader_export(
+    model: Annotated[Path, typer.Option("--from", help="trained model folder (e.g. runs/x/final)")],
+    out: Annotated[Path, typer.Option(help="where to ship it")] = Path("models/reader"),
+    eval_json: Annotated[Optional[Path], typer.Option(help="`qa reader eval --out` file: its tuned threshold and metrics go into qa_config.json")] = None,
+) -> None:
+    """Write fp16 weights, tokenizer and qa_config.json (tuned no-answer threshold) for the service."""
+    from qa.reader.export import export
+
+    extra: dict = {}
+    if eval_json:
+        ev = json.loads(eval_json.read_text())
+        extra = {"no_answer_threshold": ev["threshold"], "heldout": {k: ev[k] for k in ("report", "tune") if k in ev},
+                 "heldout_data": ev.get("data")}
+    train_cfg = model / "training_config.json"
+    if train_cfg.exists():
+        extra["training"] = json.loads(train_cfg.read_text())
+    export(model, out, extra)
+    typer.echo(f"exported {model} -> {out}")
 
 
 def main() -> None:  # console-script entry point

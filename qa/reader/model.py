@@ -83,33 +83,53 @@ class ExtractiveReader:
         x = margin - self.no_answer_threshold
         return 1.0 / (1.0 + math.exp(-x)) if x > -50 else 0.0
 
+    def _clip_question(self, question: str, max_tokens: int) -> str:
+        tokens = self._tokenizer.tokenize(question)
+        if len(tokens) <= max_tokens:
+            return question
+        return self._tokenizer.convert_tokens_to_string(tokens[:max_tokens])
+
     def read(self, question: str, passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
-        """Best spans for each passage (``top_n`` each, best first), from one batched pass per batch."""
+        """Best spans for each passage (``top_n`` each, best first), all passages in batched passes."""
+        return self.read_pairs([question] * len(passages), passages, top_n)
+
+    def read_pairs(self, questions: list[str], passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
+        """Like ``read`` for independent (question, passage) pairs, e.g. a whole evaluation set."""
         import torch
 
         self.warm_up()
         if not passages:
             return []
+        # Long questions are cut to their first tokens (as in training) so the passage keeps room
+        # in each window, and the stride stays below the room that is left.
+        max_q = min(64, self.max_length // 4)
+        questions = [self._clip_question(q, max_q) for q in questions]
+        stride = max(0, min(self.stride, (self.max_length - max_q - 3) // 2))
         enc = self._tokenizer(
-            [question] * len(passages),
+            questions,
             passages,
             truncation="only_second",
             max_length=self.max_length,
-            stride=self.stride,
+            stride=stride,
             return_overflowing_tokens=True,
             return_offsets_mapping=True,
-            padding=True,
-            return_tensors="pt",
+            padding=False,
         )
-        sample_map = enc.pop("overflow_to_sample_mapping").tolist()
-        offsets = enc.pop("offset_mapping").tolist()
-        starts, ends = [], []
+        sample_map = enc["overflow_to_sample_mapping"]
+        offsets = enc["offset_mapping"]
+        order = sorted(range(len(sample_map)), key=lambda w: len(enc["input_ids"][w]))  # little padding per batch
+        start_logits: list = [None] * len(sample_map)
+        end_logits: list = [None] * len(sample_map)
         with torch.inference_mode():
-            for b in range(0, len(sample_map), self.batch_size):
-                out = self._model(**{k: v[b : b + self.batch_size] for k, v in enc.items()})
-                starts.append(out.start_logits.float().numpy())
-                ends.append(out.end_logits.float().numpy())
-        start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
+            for b in range(0, len(order), self.batch_size):
+                rows = order[b : b + self.batch_size]
+                batch = self._tokenizer.pad({k: [enc[k][w] for w in rows] for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc},
+                                            return_tensors="pt")
+                out = self._model(**batch)
+                for r, w in enumerate(rows):
+                    n = len(enc["input_ids"][w])
+                    start_logits[w] = out.start_logits[r, :n].float().numpy()
+                    end_logits[w] = out.end_logits[r, :n].float().numpy()
 
         per_passage: list[list[SpanAnswer]] = [[] for _ in passages]
         null_min: list[float] = [math.inf] * len(passages)

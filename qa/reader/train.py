@@ -49,6 +49,8 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     resume: bool = False
     log_every: int = 20
+    max_minutes: float = 0.0  # stop (with a checkpoint) after this long; 0 = run to the end
+    max_batches_this_run: int = 0  # stop (with a checkpoint) after this many batches; 0 = no limit
 
 
 def default_encoder_path() -> str:
@@ -249,14 +251,16 @@ def train(cfg: TrainConfig) -> Path:
         log.info("checkpoint at batch %d", done)
 
     model.train()
-    last_ckpt = time.monotonic()
+    started = last_ckpt = time.monotonic()
+    stop_at = done + cfg.max_batches_this_run if cfg.max_batches_this_run else total_batches
     bar = tqdm(total=total_batches, initial=done, desc="train", unit="batch", dynamic_ncols=True)
     running = 0.0
-    while done < total_batches:
+    while done < min(total_batches, stop_at):
         epoch, pos = divmod(done, steps_per_epoch)
         batches = epoch_batches(lengths, cfg.batch_size, cfg.seed, epoch)
         for b in batches[pos:]:
-            if done >= total_batches:
+            if done >= min(total_batches, stop_at) or (cfg.max_minutes and time.monotonic() - started > cfg.max_minutes * 60):
+                stop_at = done
                 break
             batch = collate([feats[k] for k in b], tokenizer.pad_token_id)
             loss = model(**batch).loss / cfg.grad_accum
@@ -280,6 +284,9 @@ def train(cfg: TrainConfig) -> Path:
                 last_ckpt = time.monotonic()
     bar.close()
     save_checkpoint()
+    if done < total_batches:
+        log.info("stopped at batch %d/%d: continue with --resume", done, total_batches)
+        return ckpt
     final = out / "final"
     model.save_pretrained(final)
     tokenizer.save_pretrained(final)

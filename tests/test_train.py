@@ -1,0 +1,79 @@
+"""Reader training code path on a tiny sample (tiny model), see qa/reader/train.py."""
+
+import json
+import random
+
+import pytest
+from transformers import AutoTokenizer
+
+from qa.reader.model import ExtractiveReader
+from qa.reader.squad import load_squad
+from qa.reader.train import TrainConfig, add_synthetic_negatives, build_features, epoch_batches, train
+
+from conftest import make_tiny_reader
+
+PARAS = [
+    ("The conference was held in Vinh city on April 24.", "Where was the conference held?", "Vinh city"),
+    ("Major General Ha Tan Tien is Deputy Commander.", "Who is Deputy Commander?", "Ha Tan Tien"),
+    ("The plan was issued on 18th September 2019.", "When was the plan issued?", "18th September 2019"),
+    ("Troops brought rice to children in Huoi Son village.", "What did troops bring?", "rice"),
+]
+
+
+@pytest.fixture
+def tiny_squad(tmp_path):
+    data = []
+    for a in range(2):
+        paras = []
+        for i, (ctx, q, ans) in enumerate(PARAS):
+            paras.append({"context": ctx, "qas": [{"id": f"a{a}p{i}", "question": q, "is_impossible": False,
+                                                     "answers": [{"text": ans, "answer_start": ctx.index(ans)}]}]})
+        paras[0]["qas"].append({"id": f"a{a}imp", "question": "Who won the match?", "is_impossible": True, "answers": []})
+        data.append({"title": f"art{a}", "paragraphs": paras})
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": data}))
+    return path
+
+
+def test_features_label_answer_tokens_and_no_answer(tiny_squad, tiny_reader_dir):
+    tok = AutoTokenizer.from_pretrained(tiny_reader_dir)
+    exs = load_squad(tiny_squad)
+    cfg = TrainConfig(data=[], out="", max_length=64, stride=16, keep_negative_windows=1.0)
+    feats = build_features(exs, tok, cfg, random.Random(0))
+    for ex, f in zip(exs, feats):
+        if ex.is_impossible:
+            assert f["start"] == f["end"] == 0
+        else:
+            got = tok.decode(f["input_ids"][f["start"] : f["end"] + 1])
+            assert got.lower() == ex.answers[0].text.lower()
+
+
+def test_synthetic_negatives_come_from_other_paragraphs_without_the_answer(tiny_squad):
+    exs = load_squad(tiny_squad)
+    negs = add_synthetic_negatives(exs, 1.0, random.Random(0))
+    assert negs
+    for n in negs:
+        src = next(e for e in exs if e.id == n.id[:-4])
+        assert n.is_impossible and n.context != src.context and src.answers[0].text not in n.context
+
+
+def test_length_grouped_batches_cover_everything_deterministically():
+    lengths = [random.Random(i).randint(10, 300) for i in range(500)]
+    a, b = epoch_batches(lengths, 16, 3, 0), epoch_batches(lengths, 16, 3, 0)
+    assert a == b and a != epoch_batches(lengths, 16, 3, 1)
+    assert sorted(i for batch in a for i in batch) == list(range(500))
+
+
+def test_train_a_few_steps_checkpoint_resume_and_load(tiny_squad, tmp_path):
+    base = make_tiny_reader(tmp_path / "base")
+    cfg = TrainConfig(data=[str(tiny_squad)], out=str(tmp_path / "run"), base_model=str(base), max_length=64,
+                      stride=16, batch_size=2, epochs=2, lr=1e-3, threads=1, max_batches_this_run=3)
+    ckpt = train(cfg)
+    assert ckpt.name == "checkpoint.pt" and not (tmp_path / "run" / "final").exists()
+    cfg.max_batches_this_run, cfg.resume = 0, True
+    final = train(cfg)
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "resumed from" in log and "at batch 3/" in log and "finished" in log
+    reader = ExtractiveReader(final, max_length=64, stride=16)
+    spans = reader.read("Where was the conference held?", [PARAS[0][0]])
+    assert spans[0][0].text in PARAS[0][0]
