@@ -150,6 +150,42 @@ def ask(
             typer.echo(f"   \"…{c.passage[max(0, rel_s - 80):rel_s]}[{c.passage[rel_s:rel_e]}]{c.passage[rel_e:rel_e + 80]}…\"")
 
 
+@app.command("eval")
+def eval_cmd(
+    gold: Annotated[Path, typer.Option(help="gold JSON lines: id, question, doc_id, answers")],
+    index: IndexOpt = None,
+    top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the full results (per question too) as JSON")] = None,
+) -> None:
+    """End to end through the API's pipeline: EM/F1, doc@1, no-answer accuracy, citations, latency, retrieval recall."""
+    _quiet_libraries()
+    from qa.answering import load_pipeline
+    from qa.evaluation import evaluate_pipeline, format_report, load_gold, retrieval_recall
+    from qa.index import IndexProblem
+    from qa.reader.model import ReaderNotFound
+
+    if not gold.is_file():
+        _fail(f"no such gold file: {gold}")
+    try:
+        questions = load_gold(gold)
+    except ValueError as e:
+        _fail(str(e))
+    settings = _settings(index_dir=index, top_k=top_k)
+    try:
+        pipeline = load_pipeline(settings)
+    except (IndexProblem, ReaderNotFound) as e:
+        _fail(str(e))
+    pipeline.ask("warm-up question")  # first call pays one-off costs; keep it out of the latency
+    result = {"gold": str(gold), "top_k": settings.top_k, "retrieval_mode": settings.retrieval_mode,
+              "reader": str(settings.reader_dir), "end_to_end": evaluate_pipeline(pipeline, questions),
+              "retrieval": retrieval_recall(pipeline, questions)}
+    typer.echo(format_report(result))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        typer.echo(f"written {out}")
+
+
 # ---------------------------------------------------------------- reader
 @reader_app.command("train")
 def reader_train(
