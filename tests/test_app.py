@@ -122,3 +122,9 @@ def test_chat_page_is_served_and_uses_only_local_assets(client):
         if ref.startswith("/static/"):
             assert client.get(ref).status_code == 200, ref
     assert "innerHTML" not in client.get("/static/app.js").text.replace("// innerHTML", "")
+
+
+def test_question_of_exactly_1000_characters_is_accepted(client):
+    q = ("Where was the conference held? " * 40)[:1000]
+    r = client.post("/api/ask", json={"question": q, "top_k": 1})
+    assert r.status_code == 200, r.text
