@@ -18,12 +18,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--length", type=int, default=256)
+    ap.add_argument("--int8", action="store_true", help="dynamic int8 quantisation, as QA_READER_INT8=1")
     args = ap.parse_args()
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     torch.set_num_threads(args.threads)
     tok = AutoTokenizer.from_pretrained(args.model)
     model = AutoModelForQuestionAnswering.from_pretrained(args.model, dtype=torch.float32).eval()
+    if args.int8:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     text = "The conference on coordination was held in Vinh city by the Office of Military Region 4. " * 40
     enc = tok("Where was the conference held?", text, truncation="only_second", max_length=args.length,
               return_tensors="pt")
@@ -35,7 +38,7 @@ def main() -> None:
             model(**enc)
             if i >= 5:
                 times.append((time.perf_counter() - t) * 1000)
-    print(f"{args.model}: one {args.length}-token window, {args.threads} threads, {args.runs} runs: "
+    print(f"{args.model}{' int8' if args.int8 else ''}: one {args.length}-token window, {args.threads} threads, {args.runs} runs: "
           f"median {statistics.median(times):.1f} ms, p90 {statistics.quantiles(times, n=10)[8]:.1f} ms")
 
 

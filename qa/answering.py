@@ -77,7 +77,7 @@ def load_pipeline(settings) -> AnswerPipeline:
 
     reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
                               settings.max_answer_tokens, settings.reader_batch_size, settings.threads,
-                              settings.no_answer_threshold)
+                              settings.no_answer_threshold, settings.reader_int8)
     ExtractiveReader.check_files(reader.model_dir)  # fail fast, before the slower loads
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)

@@ -31,6 +31,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import bm25s  # noqa: F401  (it sets its own log level on import; quiet it after)
+
     for name in ("bm25s", "faiss", "faiss.loader", "sentence_transformers", "transformers", "httpx"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
@@ -234,6 +236,7 @@ def reader_eval(
     synthetic_negatives: Annotated[float, typer.Option(help="add retrieval-style unanswerable questions")] = 0.0,
     limit: Annotated[int, typer.Option(help="evaluate a sample of this many questions (0 = all)")] = 0,
     threads: int = 2,
+    int8: Annotated[bool, typer.Option(help="evaluate the dynamically int8-quantised reader")] = False,
 ) -> None:
     """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
     _quiet_libraries()
@@ -245,13 +248,14 @@ def reader_eval(
         if not p.is_file():
             _fail(f"no such data file: {p}")
     reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
-                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads)
+                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads, int8=int8)
     try:
         reader.warm_up()
     except ReaderNotFound as e:
         _fail(str(e))
     result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit)
     result["model"] = str(settings.reader_dir)
+    result["int8"] = int8
     typer.echo(format_table(result))
     if out:
         write_json(result, out)

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     reader_stride: int = Field(default=64, ge=0)
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_batch_size: int = Field(default=16, ge=1)
+    reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU)")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
 
     # runtime

@@ -69,3 +69,9 @@ def test_very_long_question_still_reads(tiny_reader_dir):
     reader = ExtractiveReader(tiny_reader_dir, max_length=64, stride=32)
     out = reader.read("why " * 400, ["A short passage about the conference in Vinh city."])
     assert out[0] and out[0][0].text
+
+
+def test_int8_reader_gives_spans_like_the_float_one(tiny_reader_dir):
+    passages = ["The conference was held in Vinh city on April 24."]
+    q = ExtractiveReader(tiny_reader_dir, max_length=64, stride=16, int8=True).read("Where?", passages)
+    assert q[0] and passages[0][q[0][0].start : q[0][0].end] == q[0][0].text
