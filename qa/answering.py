@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
-from qa.reader.model import ExtractiveReader
-from qa.retrieval import Mode, Retriever
+from qa.reader.model import ExtractiveReader, SpanAnswer
+from qa.retrieval import Hit, Mode, Retriever
 
 
 @dataclass(frozen=True)
@@ -22,8 +23,55 @@ class Citation:
 @dataclass
 class Answer:
     text: str
-    score: float  # 0..1; above 0.5 the reader prefers this span to "no answer"
+    score: float  # 0..1, the no-answer policy's probability that this answer is right
     citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One span the reader proposes, with what the no-answer decision looks at."""
+
+    hit: Hit
+    span: SpanAnswer
+    margin: float  # reader: span score minus the passage's no-answer score
+    dense: float  # retrieval: cosine similarity of question and passage (0 when not computed)
+    lexical_share: float  # retrieval: BM25 of this passage over the best BM25 among those read
+
+    def features(self) -> tuple[float, float, float]:
+        return (self.margin, self.dense, self.lexical_share)
+
+
+@dataclass(frozen=True)
+class NoAnswerPolicy:
+    """Answer or say "not found": a logistic model over the reader's margin and retrieval similarity.
+
+    probability = sigmoid(w . (margin, dense, lexical_share) + bias); a candidate is kept when the
+    probability reaches ``cutoff``. With only a reader threshold t known it is sigmoid(margin - t).
+    """
+
+    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
+    bias: float = 0.0
+    cutoff: float = 0.5
+
+    @classmethod
+    def margin_only(cls, threshold: float) -> "NoAnswerPolicy":
+        return cls((1.0, 0.0, 0.0), -threshold, 0.5)
+
+    @classmethod
+    def for_reader(cls, reader: ExtractiveReader) -> "NoAnswerPolicy":
+        """The tuned policy in the reader's qa_config.json, unless a threshold override is set."""
+        reader.warm_up()
+        cfg = reader.config.get("no_answer_policy")
+        if cfg and reader.threshold_override is None:
+            return cls(tuple(cfg["weights"]), float(cfg["bias"]), float(cfg.get("cutoff", 0.5)))
+        return cls.margin_only(reader.no_answer_threshold)
+
+    def probability(self, features: tuple[float, float, float]) -> float:
+        z = self.bias + sum(w * x for w, x in zip(self.weights, features))
+        return 1.0 / (1.0 + math.exp(-z)) if z > -50 else 0.0
+
+    def to_config(self) -> dict:
+        return {"weights": list(self.weights), "bias": self.bias, "cutoff": self.cutoff}
 
 
 @dataclass
@@ -37,34 +85,43 @@ class AnswerPipeline:
     """Joins a retriever and a reader; holds no state beyond the components it was given."""
 
     def __init__(self, retriever: Retriever, reader: ExtractiveReader, top_k: int = 5, max_answers: int = 3,
-                 mode: Mode = "hybrid", spans_per_passage: int = 2) -> None:
+                 mode: Mode = "hybrid", spans_per_passage: int = 2, policy: NoAnswerPolicy | None = None) -> None:
         self.retriever = retriever
         self.reader = reader
+        self.policy = policy or NoAnswerPolicy.for_reader(reader)
         self.top_k = top_k
         self.max_answers = max_answers
         self.mode = mode
         self.spans_per_passage = spans_per_passage
 
+    def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> list[Candidate]:
+        """Retrieve, read every passage in one batched pass, and describe each proposed span."""
+        hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
+        spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage)
+        top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
+        out = []
+        for hit, passage_spans in zip(hits, spans):
+            for s in passage_spans:
+                out.append(Candidate(hit, s, s.margin, hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex))
+        return out
+
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
             mode: Mode | None = None) -> AskResult:
         t0 = time.perf_counter()
         question = question.strip()
-        hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
-        spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage)
         # The same answer found in several passages is one answer with every citation. Answers merge
         # on their exact text, so that document.text[start:end] == answer.text holds for each citation.
         merged: dict[str, Answer] = {}
-        for hit, passage_spans in zip(hits, spans):
-            p = hit.passage
-            for s in passage_spans:
-                score = self.reader.confidence(s.margin)
-                if score < 0.5:  # the reader prefers "no answer in this passage"
-                    continue
-                cite = Citation(p.doc_id, p.title, p.start + s.start, p.start + s.end, p.text, p.start)
-                ans = merged.setdefault(s.text, Answer(s.text, score))
-                ans.score = max(ans.score, score)
-                if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):
-                    ans.citations.append(cite)
+        for cand in self.candidates(question, top_k, mode):
+            score = self.policy.probability(cand.features())
+            if score < self.policy.cutoff:  # "not found" is the better bet for this span
+                continue
+            p, s = cand.hit.passage, cand.span
+            cite = Citation(p.doc_id, p.title, p.start + s.start, p.start + s.end, p.text, p.start)
+            ans = merged.setdefault(s.text, Answer(s.text, score))
+            ans.score = max(ans.score, score)
+            if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):
+                ans.citations.append(cite)
         answers = sorted(merged.values(), key=lambda a: -a.score)[: max_answers or self.max_answers]
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)
 

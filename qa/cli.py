@@ -262,6 +262,50 @@ def reader_eval(
         typer.echo(f"written {out}")
 
 
+@reader_app.command("calibrate")
+def reader_calibrate(
+    data: Annotated[list[Path], typer.Option("--data", help="held-out SQuAD-format file (repeat)")],
+    model: Annotated[Optional[Path], typer.Option(help="reader folder (QA_READER_DIR); its qa_config.json is updated")] = None,
+    limit: Annotated[int, typer.Option(help="use a sample of this many questions (0 = all)")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="write the results as JSON here")] = None,
+    write: Annotated[bool, typer.Option(help="store the fitted policy in the reader's qa_config.json")] = False,
+) -> None:
+    """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
+    _quiet_libraries()
+    from qa.calibrate import calibrate
+    from qa.embedding import Embedder
+    from qa.reader.model import QA_CONFIG, ExtractiveReader, ReaderNotFound
+    from qa.reader.squad import load_many
+
+    settings = _settings(reader_dir=model)
+    reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
+                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads,
+                              int8=settings.reader_int8)
+    try:
+        reader.warm_up()
+    except ReaderNotFound as e:
+        _fail(str(e))
+    embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
+    result = calibrate(reader, embedder, load_many([str(p) for p in data]), settings.top_k, settings.retrieval_mode,
+                       settings.chunk_words, settings.chunk_overlap_words, settings.lexical_weight, limit)
+    result["data"] = [str(p) for p in data]
+    for part in ("tune", "report", "report_reader_threshold_only"):
+        r = result[part]
+        typer.echo(f"{part:<30} F1 {r['f1']:5.1f}  HasAns F1 {r['HasAns_f1']:5.1f} (always answering {r['HasAns_f1_always_answer']:5.1f})"
+                   f"  NoAns acc {r['NoAns_accuracy']:5.1f}  n={r['questions']}")
+    typer.echo(f"policy: {result['policy']}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+    if write:
+        cfg_path = settings.reader_dir / QA_CONFIG
+        cfg = json.loads(cfg_path.read_text()) if cfg_path.exists() else {}
+        cfg["no_answer_policy"] = result["policy"]
+        cfg["no_answer_policy_heldout"] = {k: result[k] for k in ("tune", "report", "report_reader_threshold_only", "data")}
+        cfg_path.write_text(json.dumps(cfg, indent=2))
+        typer.echo(f"policy written to {cfg_path}")
+
+
 @reader_app.command("export")
 def reader_export(
     model: Annotated[Path, typer.Option("--from", help="trained model folder (e.g. runs/x/final)")],

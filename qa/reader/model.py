@@ -43,7 +43,7 @@ class ExtractiveReader:
         self.max_answer_tokens = max_answer_tokens
         self.batch_size = batch_size
         self.threads = threads
-        self._threshold_override = no_answer_threshold
+        self.threshold_override = no_answer_threshold
         self.int8 = int8  # dynamic int8 quantisation of the linear layers: faster on CPU, measured in BENCHMARKS
         self.config: dict = {}
         self._model = None
@@ -82,8 +82,8 @@ class ExtractiveReader:
 
     @property
     def no_answer_threshold(self) -> float:
-        if self._threshold_override is not None:
-            return self._threshold_override
+        if self.threshold_override is not None:
+            return self.threshold_override
         return float(self.config.get("no_answer_threshold", 0.0))
 
     def confidence(self, margin: float) -> float:

@@ -1,0 +1,35 @@
+"""Fitting the no-answer decision through the real pipeline, see qa/calibrate.py."""
+
+import json
+
+from qa.calibrate import calibrate
+from qa.reader.model import ExtractiveReader
+from qa.reader.squad import load_squad
+
+
+def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir, embedder):
+    data = []
+    for a, (ctx, q, ans) in enumerate([
+        ("The conference was held in Vinh city on April 24.", "Where was the conference held?", "Vinh city"),
+        ("Major General Ha Tan Tien is Deputy Commander.", "Who is Deputy Commander?", "Ha Tan Tien"),
+        ("The plan was issued on 18th September 2019.", "When was the plan issued?", "18th September 2019"),
+        ("Troops brought rice to children in Huoi Son village.", "What did troops bring?", "rice"),
+    ]):
+        qas = [{"id": f"{a}", "question": q, "is_impossible": False,
+                "answers": [{"text": ans, "answer_start": ctx.index(ans)}]},
+               {"id": f"{a}n", "question": "Who won the football match?", "is_impossible": True, "answers": []}]
+        data.append({"title": f"art{a}", "paragraphs": [{"context": ctx, "qas": qas}]})
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"data": data}))
+    # the tiny random reader is wrong: take its own spans as gold so that right and wrong both occur
+    reader = ExtractiveReader(tiny_reader_dir, max_length=64, stride=16)
+    for art in data:
+        para = art["paragraphs"][0]
+        top = reader.read(para["qas"][0]["question"], [para["context"]])[0][0].text
+        para["qas"][0]["answers"] = [{"text": top, "answer_start": para["context"].index(top)}]
+    path.write_text(json.dumps({"data": data}))
+    res = calibrate(reader, embedder, load_squad(path), top_k=1, mode="lexical", chunk_words=50, overlap=10,
+                    lexical_weight=0.7)
+    assert len(res["policy"]["weights"]) == 3
+    assert res["tune"]["questions"] + res["report"]["questions"] == 8
+    assert 0.0 <= res["report"]["NoAns_accuracy"] <= 100.0
