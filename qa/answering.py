@@ -132,9 +132,7 @@ def load_pipeline(settings) -> AnswerPipeline:
     from qa.index import PassageIndex
     from qa.retrieval import FusionParams
 
-    reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
-                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads,
-                              settings.no_answer_threshold, settings.reader_int8)
+    reader = ExtractiveReader.from_settings(settings)
     ExtractiveReader.check_files(reader.model_dir)  # fail fast, before the slower loads
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)

@@ -247,8 +247,7 @@ def reader_eval(
     for p in data:
         if not p.is_file():
             _fail(f"no such data file: {p}")
-    reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
-                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads, int8=int8)
+    reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None)
     try:
         reader.warm_up()
     except ReaderNotFound as e:
@@ -278,9 +277,7 @@ def reader_calibrate(
     from qa.reader.squad import load_many
 
     settings = _settings(reader_dir=model)
-    reader = ExtractiveReader(settings.reader_dir, settings.reader_max_length, settings.reader_stride,
-                              settings.max_answer_tokens, settings.reader_batch_size, settings.threads,
-                              int8=settings.reader_int8)
+    reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
     try:
         reader.warm_up()
     except ReaderNotFound as e:

@@ -49,6 +49,16 @@ class ExtractiveReader:
         self._model = None
         self._tokenizer = None
 
+    @classmethod
+    def from_settings(cls, settings, **overrides) -> "ExtractiveReader":
+        """A reader configured by the one settings object (``overrides`` win)."""
+        kwargs = dict(model_dir=settings.reader_dir, max_length=settings.reader_max_length,
+                      stride=settings.reader_stride, max_answer_tokens=settings.max_answer_tokens,
+                      batch_size=settings.reader_batch_size, threads=settings.threads,
+                      no_answer_threshold=settings.no_answer_threshold, int8=settings.reader_int8)
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
     @staticmethod
     def check_files(model_dir: Path) -> None:
         missing = [n for n in ("config.json", "tokenizer.json") if not (model_dir / n).exists()]
