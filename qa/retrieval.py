@@ -25,7 +25,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class FusionParams:
-    lexical_weight: float = 0.6  # share of BM25 in the fused score
+    lexical_weight: float = 0.7  # share of BM25 in the fused score
     candidates: int = 50
 
 
