@@ -2,106 +2,143 @@
 // titles, passages, article text, error messages) is inserted as text nodes, never as HTML.
 "use strict";
 
-const chat = document.getElementById("chat");
-const form = document.getElementById("ask-form");
-const question = document.getElementById("question");
-const topK = document.getElementById("top-k");
-const send = document.getElementById("send");
-const statusEl = document.getElementById("status");
-const reader = document.getElementById("reader");
-const readerTitle = document.getElementById("reader-title");
-const readerText = document.getElementById("reader-text");
+const $ = (id) => document.getElementById(id);
+const chat = $("chat"), form = $("ask-form"), question = $("question"), topK = $("top-k");
+const send = $("send"), statusEl = $("status");
+const reader = $("reader"), readerTitle = $("reader-title"), readerText = $("reader-text");
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined && text !== null) node.textContent = String(text);
   return node;
 }
 
-// Append text[0:start] + <mark>text[start:end]</mark> + text[end:] to parent, as text nodes.
+// The server counts offsets in Unicode code points (Python str); JavaScript strings index UTF-16 units.
+const SURROGATE = /[\uD800-\uDFFF]/;
+function unitIndex(text, codePoints) {
+  if (!SURROGATE.test(text)) return Math.max(0, Math.min(codePoints, text.length));
+  let i = 0;
+  for (let n = 0; n < codePoints && i < text.length; n++) i += text.codePointAt(i) > 0xffff ? 2 : 1;
+  return i;
+}
+
+// Append text before, <mark>text[start:end]</mark>, and text after to parent, all as text nodes.
+// start/end are code-point offsets into text; returns the <mark>, or null when there is no span.
 function appendHighlighted(parent, text, start, end) {
-  const s = Math.max(0, Math.min(start, text.length));
-  const e = Math.max(s, Math.min(end, text.length));
-  parent.append(document.createTextNode(text.slice(0, s)));
+  text = String(text ?? "");
+  if (!Number.isInteger(start) || !Number.isInteger(end) || end <= start) {
+    parent.append(document.createTextNode(text));
+    return null;
+  }
+  const s = unitIndex(text, start), e = Math.max(s, unitIndex(text, end));
   const mark = el("mark", "", text.slice(s, e));
-  parent.append(mark);
-  parent.append(document.createTextNode(text.slice(e)));
+  parent.append(document.createTextNode(text.slice(0, s)), mark, document.createTextNode(text.slice(e)));
   return mark;
 }
 
+function scrollToNewest(node) {
+  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+  node.scrollIntoView({ block: "nearest", behavior: smooth ? "smooth" : "auto" });
+}
+
 function addMessage(kind, text) {
+  const hint = $("empty-hint");
+  if (hint) hint.remove();
   const msg = el("div", "msg " + kind, text);
   chat.append(msg);
-  msg.scrollIntoView({ block: "end", behavior: "smooth" });
+  scrollToNewest(msg);
   return msg;
 }
 
+function readerHref(c) {
+  return "#doc=" + encodeURIComponent(c.doc_id) + "&start=" + Number(c.start) + "&end=" + Number(c.end);
+}
+
 function renderAnswers(body) {
-  if (!body.answers || body.answers.length === 0) {
+  const answers = Array.isArray(body.answers) ? body.answers : [];
+  if (answers.length === 0) {
     addMessage("bot none", "Not found in the articles.");
     return;
   }
-  const msg = addMessage("bot");
-  for (const answer of body.answers) {
+  const msg = el("div", "msg bot");
+  for (const answer of answers) {
     const box = el("div", "answer");
     const head = el("div", "answer-text", answer.text);
-    head.append(el("span", "score", "score " + Number(answer.score).toFixed(2)));
+    const score = Number(answer.score);
+    head.append(el("span", "score", "score " + (Number.isFinite(score) ? score.toFixed(2) : "n/a")));
     box.append(head);
-    for (const c of answer.citations) {
+    for (const c of answer.citations || []) {
       const cite = el("div", "citation");
       cite.append(el("div", "cite-title", c.title));
       const passage = el("p", "passage");
       appendHighlighted(passage, c.passage, c.start - c.passage_start, c.end - c.passage_start);
-      cite.append(passage);
       const link = el("a", "read-link", "Read the article");
-      link.href = "#doc=" + encodeURIComponent(c.doc_id) + "&start=" + c.start + "&end=" + c.end;
-      cite.append(link);
+      link.href = readerHref(c);
+      link.setAttribute("aria-label", "Read the article: " + String(c.title ?? ""));
+      cite.append(passage, link);
       box.append(cite);
     }
     msg.append(box);
   }
-  msg.scrollIntoView({ block: "end", behavior: "smooth" });
+  if (Number.isFinite(body.took_ms)) msg.append(el("div", "meta", "answered in " + Math.round(body.took_ms) + " ms"));
+  chat.append(msg);
+  scrollToNewest(msg);
 }
 
-async function errorText(response) {
-  try {
-    const body = await response.json();
-    let text = body.detail || ("Request failed (" + response.status + ")");
-    const extra = Array.isArray(body.extra) ? body.extra : [];
-    const parts = extra.map((x) => [x.key, x.message].filter(Boolean).join(": ")).filter(Boolean);
-    if (parts.length) text += " — " + parts.join("; ");
-    return text;
-  } catch (_) {
-    return "The server failed (HTTP " + response.status + "). Please try again.";
-  }
+// Litestar errors: {"status_code", "detail", "extra": [...] | {...}}. Returns lines of plain text.
+async function errorLines(response) {
+  const lines = ["The request failed (HTTP " + response.status + (response.statusText ? " " + response.statusText : "") + ")."];
+  let body = null;
+  try { body = await response.json(); } catch (_) { /* not JSON */ }
+  if (!body || typeof body !== "object") return lines;
+  if (body.detail) lines.push(String(body.detail));
+  const extra = body.extra;
+  const describe = (x) => typeof x === "string" ? x
+    : x && typeof x === "object" ? ([x.key, x.message].filter(Boolean).join(": ") || JSON.stringify(x)) : String(x);
+  if (Array.isArray(extra)) lines.push(...extra.map(describe));
+  else if (extra && typeof extra === "object") {
+    for (const [k, v] of Object.entries(extra)) lines.push(k + ": " + (typeof v === "string" ? v : JSON.stringify(v)));
+  } else if (extra) lines.push(String(extra));
+  return lines;
+}
+
+function addError(lines) {
+  const msg = addMessage("error", lines[0]);
+  msg.setAttribute("role", "alert");
+  for (const line of lines.slice(1)) msg.append(el("div", "", line));
+  scrollToNewest(msg);
+}
+
+function setBusy(busy) {
+  send.disabled = question.disabled = topK.disabled = busy;
+  chat.setAttribute("aria-busy", String(busy));
+  statusEl.textContent = busy ? "thinking…" : "";
+}
+
+function readTopK() {
+  let k = parseInt(topK.value, 10);
+  if (!Number.isInteger(k)) k = 5;
+  k = Math.min(50, Math.max(1, k));
+  topK.value = String(k);
+  return k;
 }
 
 async function ask(text) {
   addMessage("user", text);
-  send.disabled = true;
-  question.disabled = true;
-  statusEl.textContent = "thinking…";
+  setBusy(true);
   try {
-    const payload = { question: text };
-    const k = parseInt(topK.value, 10);
-    if (Number.isInteger(k)) payload.top_k = k;
     const response = await fetch("/api/ask", {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(payload),
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ question: text, top_k: readTopK() }),
     });
-    if (!response.ok) {
-      addMessage("error", await errorText(response));
-    } else {
-      renderAnswers(await response.json());
-    }
+    if (!response.ok) addError(await errorLines(response));
+    else renderAnswers(await response.json());
   } catch (err) {
-    addMessage("error", "Could not reach the server: " + err.message);
+    addError(["Could not reach the server. Check the connection and try again.", String(err && err.message || err)]);
   } finally {
-    send.disabled = false;
-    question.disabled = false;
-    statusEl.textContent = "";
+    setBusy(false);
     question.focus();
   }
 }
@@ -109,58 +146,108 @@ async function ask(text) {
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const text = question.value.trim();
-  if (!text) return;
+  if (!text || send.disabled) return;
   question.value = "";
   ask(text);
 });
 
 question.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey) {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
     event.preventDefault();
     form.requestSubmit();
   }
 });
 
-// The article reader: #doc=<id>&start=<n>&end=<n> opens the whole article with the span marked.
-async function showArticleFromHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
+// ---- The article reader: #doc=<id>&start=<n>&end=<n> opens the whole article with the span marked.
+// Each reader entry in the history carries {depth}: how many reader entries sit on top of the chat,
+// so "Close" can go back to the chat in one step while the back button walks through the articles.
+let depth = 0, loadSeq = 0, returnFocus = null;
+let cached = null; // the last article fetched: {doc_id, title, text}
+
+function routeParams() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
+async function showReader() {
+  const params = routeParams();
   const docId = params.get("doc");
+  depth = history.state && Number.isInteger(history.state.depth) ? history.state.depth : 0;
   if (!docId) {
+    const wasOpen = !reader.hidden;
     reader.hidden = true;
+    document.body.classList.remove("reading");
+    if (wasOpen) (returnFocus && returnFocus.isConnected ? returnFocus : question).focus();
     return;
   }
+  const seq = ++loadSeq;
   reader.hidden = false;
-  readerTitle.textContent = "Loading…";
-  readerText.textContent = "";
+  document.body.classList.add("reading");
+  readerText.replaceChildren();
   try {
-    const response = await fetch("/api/documents/" + encodeURIComponent(docId));
-    if (!response.ok) {
-      readerTitle.textContent = "Could not open the article";
-      readerText.textContent = await errorText(response);
-      return;
+    let doc = cached && cached.doc_id === docId ? cached : null;
+    if (!doc) {
+      readerTitle.textContent = "Loading the article…";
+      const response = await fetch("/api/documents/" + encodeURIComponent(docId), { headers: { accept: "application/json" } });
+      if (seq !== loadSeq) return;
+      if (!response.ok) {
+        readerTitle.textContent = "Could not open the article";
+        for (const line of await errorLines(response)) readerText.append(el("p", "", line));
+        readerTitle.focus();
+        return;
+      }
+      doc = await response.json();
+      if (seq !== loadSeq) return;
+      cached = { doc_id: docId, title: String(doc.title ?? ""), text: String(doc.text ?? "") };
+      doc = cached;
     }
-    const doc = await response.json();
-    readerTitle.textContent = doc.title;
-    const start = parseInt(params.get("start"), 10);
-    const end = parseInt(params.get("end"), 10);
-    if (Number.isInteger(start) && Number.isInteger(end)) {
-      const mark = appendHighlighted(readerText, doc.text, start, end);
-      mark.scrollIntoView({ block: "center" });
-    } else {
-      readerText.textContent = doc.text;
-    }
+    readerTitle.textContent = doc.title || docId;
+    const mark = appendHighlighted(readerText, doc.text, parseInt(params.get("start"), 10), parseInt(params.get("end"), 10));
+    readerTitle.focus({ preventScroll: true });
+    if (mark) mark.scrollIntoView({ block: "center" });
+    else reader.scrollTop = 0;
   } catch (err) {
+    if (seq !== loadSeq) return;
     readerTitle.textContent = "Could not open the article";
-    readerText.textContent = "Could not reach the server: " + err.message;
+    readerText.append(el("p", "", "Could not reach the server: " + String(err && err.message || err)));
   }
 }
 
-document.getElementById("reader-close").addEventListener("click", (event) => {
-  event.preventDefault();
-  history.pushState(null, "", location.pathname);
-  reader.hidden = true;
-  question.focus();
+function closeReader() {
+  if (depth > 0) history.go(-depth); // back to the chat entry; hashchange hides the panel
+  else {
+    history.replaceState(null, "", location.pathname + location.search);
+    showReader();
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (history.state === null) { // a new entry (link click or typed URL): number it
+    const next = routeParams().get("doc") ? depth + 1 : 0;
+    history.replaceState({ depth: next }, "");
+  }
+  showReader();
 });
-window.addEventListener("hashchange", showArticleFromHash);
-showArticleFromHash();
-question.focus();
+
+chat.addEventListener("click", (event) => {
+  const link = event.target.closest("a.read-link");
+  if (!link) return;
+  returnFocus = link;
+  if (link.getAttribute("href") === location.hash) { // same span again: no hashchange, just re-show
+    event.preventDefault();
+    showReader();
+  }
+});
+
+$("reader-close").addEventListener("click", closeReader);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !reader.hidden) closeReader();
+});
+
+// A shared link opened directly: put the chat underneath it, so Back and Close both lead to the chat.
+if (routeParams().get("doc") && !(history.state && Number.isInteger(history.state.depth))) {
+  const hash = location.hash;
+  history.replaceState({ depth: 0 }, "", location.pathname + location.search);
+  history.pushState({ depth: 1 }, "", hash);
+}
+showReader();
+if (reader.hidden) question.focus();
