@@ -100,14 +100,26 @@ def summarise(rows: list[Row], policy: NoAnswerPolicy) -> dict:
     }
 
 
+def out_of_corpus(questions: list[QAExample], n: int, seed: int) -> list[QAExample]:
+    """Questions about other articles, asked of this corpus: its articles do not hold the answer."""
+    picked = random.Random(seed).sample(questions, min(n, len(questions)))
+    return [QAExample(q.id + "_ooc", q.question, "", (), q.article, q.source + "+ooc") for q in picked]
+
+
 def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExample], top_k: int, mode: str,
-              chunk_words: int, overlap: int, lexical_weight: float, limit: int = 0, seed: int = 7) -> dict:
+              chunk_words: int, overlap: int, lexical_weight: float, limit: int = 0, seed: int = 7,
+              foreign: list[QAExample] | None = None, foreign_share: float = 0.25) -> dict:
+    """``foreign``: questions from other sources; a share of them is added as out-of-corpus questions,
+    half to each part, as a service sees them (the corpus holds no paragraph about them)."""
     index = index_paragraphs(examples, embedder, chunk_words, overlap)
     pipeline = AnswerPipeline(Retriever(index, embedder, FusionParams(lexical_weight)), reader, top_k=top_k,
                               mode=mode, policy=NoAnswerPolicy())
     if limit:
         examples = random.Random(seed).sample(examples, min(limit, len(examples)))
     tune, report = split_by_article(examples)
+    if foreign:
+        extra = out_of_corpus(foreign, int(foreign_share * len(examples)), seed)
+        tune, report = tune + extra[: len(extra) // 2], report + extra[len(extra) // 2 :]
     tune_rows, report_rows = collect(pipeline, tune), collect(pipeline, report)
     policy = fit(tune_rows)
     margin_only = NoAnswerPolicy.margin_only(reader.no_answer_threshold)

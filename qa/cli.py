@@ -268,6 +268,8 @@ def reader_calibrate(
     limit: Annotated[int, typer.Option(help="use a sample of this many questions (0 = all)")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="write the results as JSON here")] = None,
     write: Annotated[bool, typer.Option(help="store the fitted policy in the reader's qa_config.json")] = False,
+    foreign: Annotated[Optional[list[Path]], typer.Option(help="file(s) of other articles' questions, asked as out-of-corpus (unanswerable)")] = None,
+    foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
 ) -> None:
     """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
     _quiet_libraries()
@@ -284,8 +286,9 @@ def reader_calibrate(
         _fail(str(e))
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     result = calibrate(reader, embedder, load_many([str(p) for p in data]), settings.top_k, settings.retrieval_mode,
-                       settings.chunk_words, settings.chunk_overlap_words, settings.lexical_weight, limit)
-    result["data"] = [str(p) for p in data]
+                       settings.chunk_words, settings.chunk_overlap_words, settings.lexical_weight, limit,
+                       foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share)
+    result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
     for part in ("tune", "report", "report_reader_threshold_only"):
         r = result[part]
         typer.echo(f"{part:<30} F1 {r['f1']:5.1f}  HasAns F1 {r['HasAns_f1']:5.1f} (always answering {r['HasAns_f1_always_answer']:5.1f})"

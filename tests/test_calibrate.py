@@ -29,7 +29,9 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
         para["qas"][0]["answers"] = [{"text": top, "answer_start": para["context"].index(top)}]
     path.write_text(json.dumps({"data": data}))
     res = calibrate(reader, embedder, load_squad(path), top_k=1, mode="lexical", chunk_words=50, overlap=10,
-                    lexical_weight=0.7)
+                    lexical_weight=0.7, foreign=load_squad(path), foreign_share=0.25)
     assert len(res["policy"]["weights"]) == 3
-    assert res["tune"]["questions"] + res["report"]["questions"] == 8
+    # 8 held-out questions + 2 out-of-corpus ones, which count as unanswerable
+    assert res["tune"]["questions"] + res["report"]["questions"] == 10
+    assert res["tune"]["unanswerable"] + res["report"]["unanswerable"] == 6
     assert 0.0 <= res["report"]["NoAns_accuracy"] <= 100.0
