@@ -65,3 +65,16 @@ def test_policy_from_reader_config_is_used(pipeline, tmp_path):
     assert AnswerPipeline(pipeline.retriever, reader).ask("Who attended?").answers
     # an explicit threshold (QA_NO_ANSWER_THRESHOLD) overrides the stored policy
     assert NoAnswerPolicy.for_reader(ExtractiveReader(d, no_answer_threshold=1e6)).weights == (1.0, 0.0, 0.0)
+
+
+def test_shipped_reader_answers_the_quick_start_question(seed_index_dir):
+    """The trained reader in models/reader (not the tiny one) finds the answer with a valid citation."""
+    from qa.answering import load_pipeline
+    from qa.settings import Settings
+
+    p = load_pipeline(Settings(index_dir=seed_index_dir))
+    res = p.ask("Where was the 2018 coordination conference held?")
+    assert res.answers and res.answers[0].text == "Vinh city"
+    c = res.answers[0].citations[0]
+    assert c.doc_id == "004_e78e7126cb0131b0"
+    assert p.retriever.index.documents[c.doc_id].text[c.start : c.end] == "Vinh city"
