@@ -6,11 +6,12 @@ Models are loaded once at startup; inference runs in worker threads so the event
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Litestar, Request, Response, get, post
+from litestar import Controller, Litestar, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException, ValidationException
@@ -86,8 +87,6 @@ class AskController(Controller):
         mode: Literal["hybrid", "dense", "lexical"] = "hybrid",
     ) -> SearchResponse:
         """Ranked passages for a query, with scores and character offsets into their documents."""
-        import time
-
         _not_blank(q, "q")
         t0 = time.perf_counter()
         hits = pipeline.retriever.search(q, k, mode)

@@ -200,6 +200,7 @@ def reader_train(
     batch_size: int = 32,
     grad_accum: int = 1,
     lr: float = 1e-4,
+    warmup: Annotated[float, typer.Option(help="share of the updates with a linear learning-rate warm-up")] = 0.1,
     epochs: float = 1.0,
     seed: int = 13,
     threads: int = 2,
@@ -219,7 +220,7 @@ def reader_train(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     cfg = TrainConfig(
         data=[str(p) for p in data], out=str(out), holdout=[str(p) for p in holdout or []], base_model=base_model,
-        max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, epochs=epochs,
+        max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, epochs=epochs,
         seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
         max_examples_per_source=max_examples_per_source, checkpoint_minutes=checkpoint_minutes, resume=resume,
         max_minutes=max_minutes,

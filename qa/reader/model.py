@@ -96,11 +96,6 @@ class ExtractiveReader:
             return self.threshold_override
         return float(self.config.get("no_answer_threshold", 0.0))
 
-    def confidence(self, margin: float) -> float:
-        """Margin over the threshold squashed to 0..1: above 0.5 means "answer", below means "not found"."""
-        x = margin - self.no_answer_threshold
-        return 1.0 / (1.0 + math.exp(-x)) if x > -50 else 0.0
-
     def _clip_question(self, question: str, max_tokens: int) -> str:
         tokens = self._tokenizer.tokenize(question)
         if len(tokens) <= max_tokens:
@@ -149,21 +144,20 @@ class ExtractiveReader:
                     start_logits[w] = out.start_logits[r, :n].float().numpy()
                     end_logits[w] = out.end_logits[r, :n].float().numpy()
 
-        per_passage: list[list[SpanAnswer]] = [[] for _ in passages]
+        # A passage's no-answer score is its lowest over windows; its spans are judged against that.
+        window_spans: list[list] = [[] for _ in passages]
         null_min: list[float] = [math.inf] * len(passages)
         for w, p in enumerate(sample_map):
             mask = np.array([s == 1 for s in enc.sequence_ids(w)])
-            spans = best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n)
+            window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n)
             null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
-            for s in spans:
-                per_passage[p].append(SpanAnswer(p, s.start_char, s.end_char, passages[p][s.start_char : s.end_char],
-                                                 0.0, s.span_score, s.null_score))
         result = []
-        for p, spans in enumerate(per_passage):
-            best: dict[tuple[int, int], SpanAnswer] = {}
-            for s in spans:  # windows overlap: the same span may come from two windows
-                s = SpanAnswer(s.passage_index, s.start, s.end, s.text, s.span_score - null_min[p], s.span_score, null_min[p])
-                if (s.start, s.end) not in best or best[(s.start, s.end)].margin < s.margin:
-                    best[(s.start, s.end)] = s
-            result.append(sorted(best.values(), key=lambda x: -x.margin)[:top_n])
+        for p, spans in enumerate(window_spans):
+            best: dict[tuple[int, int], float] = {}  # windows overlap: the same span may come from two
+            for s in spans:
+                key = (s.start_char, s.end_char)
+                best[key] = max(best.get(key, -math.inf), s.span_score)
+            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:top_n]
+            result.append([SpanAnswer(p, a, e, passages[p][a:e], score - null_min[p], score, null_min[p])
+                           for (a, e), score in ranked])
         return result

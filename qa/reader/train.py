@@ -218,7 +218,8 @@ def train(cfg: TrainConfig) -> Path:
 
     base = cfg.base_model or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    model = AutoModelForQuestionAnswering.from_pretrained(base)
+    # fp32 always: a shipped reader is stored in fp16 and would otherwise be trained in half precision
+    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
     log.info("config %s", json.dumps(asdict(cfg)))
     feats = prepare(cfg, tokenizer)
     lengths = [len(f["input_ids"]) for f in feats]
