@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
+from qa.no_answer import NoAnswerPolicy, features
 from qa.reader.model import ExtractiveReader, SpanAnswer
 from qa.retrieval import Hit, Mode, Retriever
 
@@ -29,49 +29,23 @@ class Answer:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One span the reader proposes, with what the no-answer decision looks at."""
+    """One span the reader proposes, with what the no-answer decision looks at (``qa/no_answer.py``)."""
 
     hit: Hit
     span: SpanAnswer
     margin: float  # reader: span score minus the passage's no-answer score
     dense: float  # retrieval: cosine similarity of question and passage (0 when not computed)
     lexical_share: float  # retrieval: BM25 of this passage over the best BM25 among those read
-
-    def features(self) -> tuple[float, float, float]:
-        return (self.margin, self.dense, self.lexical_share)
+    features: tuple[float, ...]  # the no-answer policy's inputs, in the order of no_answer.FEATURES
 
 
-@dataclass(frozen=True)
-class NoAnswerPolicy:
-    """Answer or say "not found": a logistic model over the reader's margin and retrieval similarity.
-
-    probability = sigmoid(w . (margin, dense, lexical_share) + bias); a candidate is kept when the
-    probability reaches ``cutoff``. With only a reader threshold t known it is sigmoid(margin - t).
-    """
-
-    weights: tuple[float, float, float] = (1.0, 0.0, 0.0)
-    bias: float = 0.0
-    cutoff: float = 0.5
-
-    @classmethod
-    def margin_only(cls, threshold: float) -> "NoAnswerPolicy":
-        return cls((1.0, 0.0, 0.0), -threshold, 0.5)
-
-    @classmethod
-    def for_reader(cls, reader: ExtractiveReader) -> "NoAnswerPolicy":
-        """The tuned policy in the reader's qa_config.json, unless a threshold override is set."""
-        reader.warm_up()
-        cfg = reader.config.get("no_answer_policy")
-        if cfg and reader.threshold_override is None:
-            return cls(tuple(cfg["weights"]), float(cfg["bias"]), float(cfg.get("cutoff", 0.5)))
-        return cls.margin_only(reader.no_answer_threshold)
-
-    def probability(self, features: tuple[float, float, float]) -> float:
-        z = self.bias + sum(w * x for w, x in zip(self.weights, features))
-        return 1.0 / (1.0 + math.exp(-z)) if z > -50 else 0.0
-
-    def to_config(self) -> dict:
-        return {"weights": list(self.weights), "bias": self.bias, "cutoff": self.cutoff}
+def policy_for_reader(reader: ExtractiveReader) -> NoAnswerPolicy:
+    """The tuned policy in the reader's qa_config.json, unless a threshold override is set."""
+    reader.warm_up()
+    cfg = reader.config.get("no_answer_policy")
+    if cfg and reader.threshold_override is None:
+        return NoAnswerPolicy.from_config(cfg)
+    return NoAnswerPolicy.margin_only(reader.no_answer_threshold)
 
 
 @dataclass
@@ -88,7 +62,7 @@ class AnswerPipeline:
                  mode: Mode = "hybrid", spans_per_passage: int = 2, policy: NoAnswerPolicy | None = None) -> None:
         self.retriever = retriever
         self.reader = reader
-        self.policy = policy or NoAnswerPolicy.for_reader(reader)
+        self.policy = policy or policy_for_reader(reader)
         self.top_k = top_k
         self.max_answers = max_answers
         self.mode = mode
@@ -101,8 +75,10 @@ class AnswerPipeline:
         top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
         out = []
         for hit, passage_spans in zip(hits, spans):
+            dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
             for s in passage_spans:
-                out.append(Candidate(hit, s, s.margin, hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex))
+                feats = features(question, s.text, hit.passage.text, s.margin, dense, share)
+                out.append(Candidate(hit, s, s.margin, dense, share, feats))
         return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
@@ -113,7 +89,7 @@ class AnswerPipeline:
         # on their exact text, so that document.text[start:end] == answer.text holds for each citation.
         merged: dict[str, Answer] = {}
         for cand in self.candidates(question, top_k, mode):
-            score = self.policy.probability(cand.features())
+            score = self.policy.probability(cand.features)
             if score < self.policy.cutoff:  # "not found" is the better bet for this span
                 continue
             p, s = cand.hit.passage, cand.span
@@ -137,5 +113,5 @@ def load_pipeline(settings) -> AnswerPipeline:
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)
     reader.warm_up()
-    retriever = Retriever(index, embedder, FusionParams(settings.lexical_weight, settings.candidates))
+    retriever = Retriever(index, embedder, FusionParams(settings.lexical_weight, settings.candidates, settings.sentence_weight))
     return AnswerPipeline(retriever, reader, settings.top_k, settings.max_answers, settings.retrieval_mode)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.answering import AnswerPipeline, NoAnswerPolicy
+from qa.answering import AnswerPipeline
 from qa.chunking import chunk_documents
 from qa.documents import Document
 from qa.embedding import Embedder
 from qa.index import Manifest, PassageIndex
+from qa.no_answer import FEATURES, NOTHING, NoAnswerPolicy
 from qa.reader.evaluate import split_by_article
 from qa.reader.model import ExtractiveReader
 from qa.reader.squad import QAExample, score_one
@@ -29,7 +30,7 @@ from qa.retrieval import FusionParams, Retriever
 class Row:
     example: QAExample
     text: str  # top candidate's text ("" if the reader proposed nothing)
-    features: tuple[float, float, float]
+    features: tuple[float, ...]
     f1: float  # F1 of answering with ``text``
     null_f1: float  # F1 of saying "not found" (1 for unanswerable questions)
 
@@ -55,9 +56,9 @@ def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool 
         golds = [a.text for a in e.answers]
         if cands:
             best = max(cands, key=lambda c: c.margin)
-            text, feats = best.span.text, best.features()
+            text, feats = best.span.text, best.features
         else:
-            text, feats = "", (-50.0, 0.0, 0.0)
+            text, feats = "", NOTHING
         answer_f1 = score_one(golds, text)[1] if golds and text else 0.0  # answering the unanswerable is wrong
         rows.append(Row(e, text, feats, answer_f1, 1.0 if not golds else 0.0))
     return rows
@@ -107,12 +108,12 @@ def out_of_corpus(questions: list[QAExample], n: int, seed: int) -> list[QAExamp
 
 
 def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExample], top_k: int, mode: str,
-              chunk_words: int, overlap: int, lexical_weight: float, limit: int = 0, seed: int = 7,
+              chunk_words: int, overlap: int, fusion: FusionParams, limit: int = 0, seed: int = 7,
               foreign: list[QAExample] | None = None, foreign_share: float = 0.25) -> dict:
     """``foreign``: questions from other sources; a share of them is added as out-of-corpus questions,
     half to each part, as a service sees them (the corpus holds no paragraph about them)."""
     index = index_paragraphs(examples, embedder, chunk_words, overlap)
-    pipeline = AnswerPipeline(Retriever(index, embedder, FusionParams(lexical_weight)), reader, top_k=top_k,
+    pipeline = AnswerPipeline(Retriever(index, embedder, fusion), reader, top_k=top_k,
                               mode=mode, policy=NoAnswerPolicy())
     if limit:
         examples = random.Random(seed).sample(examples, min(limit, len(examples)))
@@ -125,7 +126,7 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
     margin_only = NoAnswerPolicy.margin_only(reader.no_answer_threshold)
     return {
         "policy": policy.to_config(),
-        "features": ["reader margin", "dense cosine", "lexical share"],
+        "features": list(FEATURES),
         "tune_articles": sorted({e.article for e in tune}),
         "report_articles": sorted({e.article for e in report}),
         "tune": summarise(tune_rows, policy),

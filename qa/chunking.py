@@ -9,6 +9,12 @@ from qa.documents import Document
 
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before whitespace, or at a line break.
 _SENTENCE = re.compile(r"[^\n]*?(?:[.!?][\"'”’)\]]*(?=\s)|\n|$)")
+# A period after one of these (or after a lone capital, an initial) does not end the sentence:
+# "Plan No. 168-KH/ĐU", "Lt. Gen. Ha Tho Binh", "J. Smith".
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:No|Nos|Mr|Mrs|Ms|Dr|Prof|Gen|Lt|Col|Maj|Capt|Sgt|Cpl|Adm|Rev|Hon|St|Jr|Sr|vs|etc|approx|Inc|Ltd|Co"
+    r"|Corp|Dept|Art|Fig|Vol|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|e\.g|i\.e)|\b[A-Z])\.$"
+)
 
 
 @dataclass(frozen=True)
@@ -22,16 +28,32 @@ class Passage:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence, whitespace trimmed, in order."""
-    spans = []
+    """(start, end) of each sentence, whitespace trimmed, in order.
+
+    A period does not end a sentence after an abbreviation or an initial, nor when the next
+    sentence would start with a lower-case letter or a digit on the same line.
+    """
+    spans: list[tuple[int, int]] = []
     for m in _SENTENCE.finditer(text):
         s, e = m.start(), m.end()
         seg = text[s:e]
         lead = len(seg) - len(seg.lstrip())
         trail = len(seg) - len(seg.rstrip())
-        if e - trail > s + lead:
-            spans.append((s + lead, e - trail))
+        if e - trail <= s + lead:
+            continue
+        s, e = s + lead, e - trail
+        if spans and _continues(text, spans[-1], s):
+            spans[-1] = (spans[-1][0], e)
+        else:
+            spans.append((s, e))
     return spans
+
+
+def _continues(text: str, prev: tuple[int, int], start: int) -> bool:
+    """Whether the sentence at ``start`` is really the rest of ``prev`` (a false stop at a period)."""
+    if "\n" in text[prev[1] : start] or not text[prev[1] - 1 : prev[1]] == ".":
+        return False
+    return bool(_ABBREVIATION.search(text[max(prev[0], prev[1] - 12) : prev[1]])) or text[start].islower() or text[start].isdigit()
 
 
 def _words(text: str, span: tuple[int, int]) -> int:

@@ -275,6 +275,7 @@ def reader_calibrate(
     """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
     _quiet_libraries()
     from qa.calibrate import calibrate
+    from qa.retrieval import FusionParams
     from qa.embedding import Embedder
     from qa.reader.model import QA_CONFIG, ExtractiveReader, ReaderNotFound
     from qa.reader.squad import load_many
@@ -287,7 +288,8 @@ def reader_calibrate(
         _fail(str(e))
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     result = calibrate(reader, embedder, load_many([str(p) for p in data]), settings.top_k, settings.retrieval_mode,
-                       settings.chunk_words, settings.chunk_overlap_words, settings.lexical_weight, limit,
+                       settings.chunk_words, settings.chunk_overlap_words,
+                       FusionParams(settings.lexical_weight, settings.candidates, settings.sentence_weight), limit,
                        foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share)
     result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
     for part in ("tune", "report", "report_reader_threshold_only"):

@@ -1,9 +1,11 @@
-"""The persisted passage index: FAISS (dense), BM25 (lexical), documents, passages and a manifest.
+"""The persisted passage index: FAISS (dense), BM25 over passages and over their sentences (lexical),
+documents, passages and a manifest.
 
 Layout of ``index_dir``::
 
     CURRENT              name of the active snapshot folder (replaced atomically)
-    snap-<time>-<rand>/  manifest.json, documents.jsonl, passages.jsonl, dense.faiss, lexical/
+    snap-<time>-<rand>/  manifest.json, documents.jsonl, passages.jsonl, dense.faiss, lexical/,
+                         lexical_sentences/
 
 A write builds a complete new snapshot, flushes it, then swaps ``CURRENT`` with ``os.replace``.
 A crash at any point before the swap leaves the previous snapshot untouched and loadable.
@@ -22,7 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.chunking import Passage
+from qa.chunking import Passage, sentence_spans
 from qa.documents import Document
 
 FORMAT_VERSION = 1
@@ -115,16 +117,55 @@ class LexicalIndex:
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
+@dataclass
+class SentenceLexical:
+    """BM25 over the sentences of every passage; ``owner[i]`` is the passage of sentence ``i``.
+
+    A question's words often meet in one sentence of the passage that answers it ("Political
+    Commissar of Military Region 2"), while a long passage that mentions them apart scores as high
+    on passage BM25. Retrieval mixes both (see ``qa/retrieval.py``).
+    """
+
+    lexical: LexicalIndex
+    owner: np.ndarray
+
+    @classmethod
+    def build(cls, passages: list[Passage], **params) -> "SentenceLexical":
+        texts, owner = [], []
+        for p in passages:
+            for s, e in sentence_spans(p.text):
+                texts.append(p.text[s:e])
+                owner.append(p.passage_id)
+        return cls(LexicalIndex.build(texts, **params), np.array(owner, dtype=np.int64))
+
+    def best_per_passage(self, query: str, k: int) -> dict[int, float]:
+        """Passage position -> BM25 of its best-matching sentence, for the passages of the top ``k`` sentences."""
+        best: dict[int, float] = {}
+        for i, score in self.lexical.search(query, k):
+            p = int(self.owner[i])
+            best[p] = max(best.get(p, 0.0), score)
+        return best
+
+    def save(self, folder: Path) -> None:
+        self.lexical.save(folder)
+        np.save(folder / "owner.npy", self.owner)
+
+    @classmethod
+    def load(cls, folder: Path, **params) -> "SentenceLexical":
+        return cls(LexicalIndex.load(folder, **params), np.load(folder / "owner.npy"))
+
+
 class PassageIndex:
     """Everything retrieval and the API read, loaded from (or written to) one snapshot."""
 
     def __init__(self, manifest: Manifest, documents: dict[str, Document], passages: list[Passage],
-                 dense: faiss.Index, lexical: LexicalIndex) -> None:
+                 dense: faiss.Index, lexical: LexicalIndex, sentences: SentenceLexical | None = None) -> None:
         self.manifest = manifest
         self.documents = documents
         self.passages = passages
         self.dense = dense
         self.lexical = lexical
+        self.sentences = sentences or SentenceLexical.build(passages, **manifest.lexical)
 
     # ------------------------------------------------------------ build
     @classmethod
@@ -136,10 +177,11 @@ class PassageIndex:
         if len(vectors):
             dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
         lexical = LexicalIndex.build([p.text for p in passages], **manifest.lexical)
+        sentences = SentenceLexical.build(passages, **manifest.lexical)
         manifest.documents = {d.doc_id: d.content_hash for d in documents}
         manifest.passage_count = len(passages)
         manifest.created = time.time()
-        return cls(manifest, {d.doc_id: d for d in documents}, passages, dense, lexical)
+        return cls(manifest, {d.doc_id: d for d in documents}, passages, dense, lexical, sentences)
 
     def vectors_of(self, doc_id: str) -> np.ndarray:
         rows = [p.passage_id for p in self.passages if p.doc_id == doc_id]
@@ -167,6 +209,7 @@ class PassageIndex:
                     f.write(json.dumps({"doc_id": p.doc_id, "start": p.start, "end": p.end}) + "\n")
             faiss.write_index(self.dense, str(tmp / "dense.faiss"))
             self.lexical.save(tmp / "lexical")
+            self.sentences.save(tmp / "lexical_sentences")
             (tmp / "manifest.json").write_text(self.manifest.to_json())
             _fsync_tree(tmp)
             final = index_dir / name
@@ -219,7 +262,10 @@ class PassageIndex:
                 passages.append(Passage(i, doc.doc_id, doc.title, p["start"], p["end"], doc.text[p["start"] : p["end"]]))
         dense = faiss.read_index(str(snap / "dense.faiss"))
         lexical = LexicalIndex.load(snap / "lexical", **manifest.lexical)
-        return cls(manifest, documents, passages, dense, lexical)
+        # snapshots written before sentence BM25 existed get it built from their passages
+        sentences = SentenceLexical.load(snap / "lexical_sentences", **manifest.lexical) \
+            if (snap / "lexical_sentences" / "owner.npy").exists() else None
+        return cls(manifest, documents, passages, dense, lexical, sentences)
 
 
 def _fsync_file(path: Path) -> None:

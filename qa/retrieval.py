@@ -20,13 +20,14 @@ class Hit:
     passage: Passage
     score: float  # the ranking score of the chosen mode
     dense_score: float | None = None  # cosine similarity, when the dense side saw this passage
-    lexical_score: float | None = None  # raw BM25, when the lexical side saw it
+    lexical_score: float | None = None  # lexical side's score (0..1), when it saw this passage
 
 
 @dataclass(frozen=True)
 class FusionParams:
-    lexical_weight: float = 0.7  # share of BM25 in the fused score
-    candidates: int = 50
+    lexical_weight: float = 0.8  # share of the lexical side in the hybrid score
+    candidates: int = 50  # passages each side proposes before they are combined
+    sentence_weight: float = 0.8  # share of the best sentence's BM25 in the lexical side (rest: passage BM25)
 
 
 class Retriever:
@@ -44,7 +45,16 @@ class Retriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 
     def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
-        return self.index.lexical.search(query, k)
+        """BM25 of the passage and of its best sentence, each over the query's best, mixed (0..1)."""
+        n = max(k, self.fusion.candidates)
+        passage = dict(self.index.lexical.search(query, n))
+        sentence = self.index.sentences.best_per_passage(query, 3 * n)
+        top_p = max(passage.values(), default=0.0) or 1.0
+        top_s = max(sentence.values(), default=0.0) or 1.0
+        a = self.fusion.sentence_weight
+        scores = {i: (1 - a) * passage.get(i, 0.0) / top_p + a * sentence.get(i, 0.0) / top_s
+                  for i in set(passage) | set(sentence)}
+        return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         passages = self.index.passages
@@ -62,7 +72,7 @@ class Retriever:
 
 
 def fuse(dense: dict[int, float], lexical: dict[int, float], lexical_weight: float) -> list[tuple[int, float]]:
-    """Weighted score fusion: BM25 divided by the query's best BM25, cosine as is, mixed linearly.
+    """Weighted score fusion: the lexical score over the query's best, cosine as is, mixed linearly.
 
     A passage the lexical side did not return counts 0 there (it shares no word with the query);
     one the dense side did not return gets the lowest dense score seen.

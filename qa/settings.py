@@ -35,8 +35,9 @@ class Settings(BaseSettings):
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    rrf_k: int = Field(default=60, ge=1)
-    lexical_weight: float = Field(default=0.7, ge=0.0, le=1.0, description="weight of BM25 in score fusion")
+    lexical_weight: float = Field(default=0.8, ge=0.0, le=1.0, description="weight of the lexical side in score fusion")
+    sentence_weight: float = Field(default=0.8, ge=0.0, le=1.0,
+                                   description="share of the best sentence's BM25 in the lexical side (rest: passage BM25)")
     candidates: int = Field(default=50, ge=1, description="passages each retriever proposes before fusion")
 
     # reading

@@ -39,21 +39,11 @@ def test_same_text_in_overlapping_passages_is_one_answer(pipeline):
         assert len(keys) == len(set(keys))
 
 
-def test_no_answer_policy_margin_only_and_logistic():
-    from qa.answering import NoAnswerPolicy
-
-    p = NoAnswerPolicy.margin_only(2.0)
-    assert p.probability((2.0, 0.3, 1.0)) == 0.5 and p.probability((5.0, 0, 0)) > 0.9
-    q = NoAnswerPolicy((1.0, 10.0, 0.0), -5.0, cutoff=0.6)
-    assert q.probability((0.0, 0.8, 0.0)) > q.probability((0.0, 0.2, 0.0))  # retrieval similarity counts
-    assert NoAnswerPolicy(**{**q.to_config(), "weights": tuple(q.to_config()["weights"])}) == q
-
-
 def test_policy_from_reader_config_is_used(pipeline, tmp_path):
     import json
     import shutil
 
-    from qa.answering import NoAnswerPolicy
+    from qa.answering import policy_for_reader
 
     d = tmp_path / "reader"
     shutil.copytree(pipeline.reader.model_dir, d)
@@ -61,10 +51,10 @@ def test_policy_from_reader_config_is_used(pipeline, tmp_path):
     cfg["no_answer_policy"] = {"weights": [0.0, 0.0, 0.0], "bias": 10.0, "cutoff": 0.5}  # always answer
     (d / "qa_config.json").write_text(json.dumps(cfg))
     reader = ExtractiveReader(d)
-    assert NoAnswerPolicy.for_reader(reader).bias == 10.0
+    assert policy_for_reader(reader).bias == 10.0
     assert AnswerPipeline(pipeline.retriever, reader).ask("Who attended?").answers
     # an explicit threshold (QA_NO_ANSWER_THRESHOLD) overrides the stored policy
-    assert NoAnswerPolicy.for_reader(ExtractiveReader(d, no_answer_threshold=1e6)).weights == (1.0, 0.0, 0.0)
+    assert policy_for_reader(ExtractiveReader(d, no_answer_threshold=1e6)).weights == (1.0,)
 
 
 def test_shipped_reader_answers_the_quick_start_question(seed_index_dir):

@@ -3,6 +3,8 @@
 import json
 
 from qa.calibrate import calibrate
+from qa.retrieval import FusionParams
+from qa.no_answer import FEATURES
 from qa.reader.model import ExtractiveReader
 from qa.reader.squad import load_squad
 
@@ -29,8 +31,8 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
         para["qas"][0]["answers"] = [{"text": top, "answer_start": para["context"].index(top)}]
     path.write_text(json.dumps({"data": data}))
     res = calibrate(reader, embedder, load_squad(path), top_k=1, mode="lexical", chunk_words=50, overlap=10,
-                    lexical_weight=0.7, foreign=load_squad(path), foreign_share=0.25)
-    assert len(res["policy"]["weights"]) == 3
+                    fusion=FusionParams(), foreign=load_squad(path), foreign_share=0.25)
+    assert len(res["policy"]["weights"]) == len(FEATURES) == len(res["features"])
     # 8 held-out questions + 2 out-of-corpus ones, which count as unanswerable
     assert res["tune"]["questions"] + res["report"]["questions"] == 10
     assert res["tune"]["unanswerable"] + res["report"]["unanswerable"] == 6

@@ -42,3 +42,16 @@ def test_sentence_spans_split_on_end_punctuation_and_lines():
     text = 'He said "yes." Then left!\nNew line without stop\nLast one?'
     got = [text[s:e] for s, e in sentence_spans(text)]
     assert got == ['He said "yes."', "Then left!", "New line without stop", "Last one?"]
+
+
+def test_abbreviations_and_initials_do_not_end_a_sentence():
+    text = "The Board issued Plan No. 168-KH/ĐU on 18th September. Lt. Gen. Ha Tho Binh spoke. J. Smith agreed.\nNext."
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == ["The Board issued Plan No. 168-KH/ĐU on 18th September.", "Lt. Gen. Ha Tho Binh spoke.",
+                   "J. Smith agreed.", "Next."]
+
+
+def test_a_period_before_a_lower_case_word_or_a_digit_is_not_a_stop():
+    text = "Growth was approx. 5 per cent. in 2023 it rose. The end."
+    got = [text[s:e] for s, e in sentence_spans(text)]
+    assert got == ["Growth was approx. 5 per cent. in 2023 it rose.", "The end."]

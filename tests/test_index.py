@@ -74,3 +74,18 @@ def test_manifest_of_another_embedding_model_is_refused(index_copy, embedder):
 def test_missing_index_says_how_to_build_one(tmp_path):
     with pytest.raises(IndexNotFound, match="qa ingest"):
         PassageIndex.load(tmp_path / "nothing")
+
+
+def test_sentence_bm25_is_saved_and_maps_sentences_to_their_passages(seed_index_dir):
+    idx = PassageIndex.load(seed_index_dir)
+    owner = idx.sentences.owner
+    assert idx.sentences.lexical.size == len(owner) > len(idx.passages)
+    assert set(owner.tolist()) == {p.passage_id for p in idx.passages}  # every passage has sentences
+    assert list(owner) == sorted(owner)
+
+
+def test_snapshot_without_sentence_bm25_still_loads(index_copy):
+    snap = index_copy / (index_copy / "CURRENT").read_text().strip()
+    shutil.rmtree(snap / "lexical_sentences")  # as written before sentence BM25 existed
+    idx = PassageIndex.load(index_copy)
+    assert idx.sentences.lexical.size == len(idx.sentences.owner) > 0

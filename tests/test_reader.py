@@ -57,7 +57,7 @@ def test_reader_reads_batches_of_passages_and_returns_exact_substrings(tiny_read
             assert p[s.start : s.end] == s.text and s.text
             assert s.margin == pytest.approx(s.span_score - s.null_score)
     assert reader.no_answer_threshold == 0.0
-    from qa.answering import NoAnswerPolicy
+    from qa.no_answer import NoAnswerPolicy
 
     assert NoAnswerPolicy.margin_only(reader.no_answer_threshold).probability((0.0, 0.0, 0.0)) == 0.5
 

@@ -44,3 +44,28 @@ def test_fuse_weights_normalised_bm25_against_cosine():
     assert scores[2] == pytest.approx(0.5 * 0.5 + 0.5 * 0.5)  # unseen by dense: lowest dense score
     assert [i for i, _ in ranked] == [1, 2, 0]
     assert fuse({}, {}, 0.5) == []
+
+
+def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_words(embedder):
+    """Passage BM25 alone ranks the long passage that names the words apart first; the best-sentence
+    share of the lexical score puts the passage where they meet in one sentence on top."""
+    from qa.chunking import chunk_documents
+    from qa.documents import Document
+    from qa.index import Manifest
+    from qa.retrieval import FusionParams
+
+    apart = ("The Political department met in Region 2 in May. The Commissar of the northern unit spoke. "
+             "Military drills ended. The Region 2 Political school opened. The Commissar visited the Military school.")
+    together = "Colonel Trinh Van Quyet is the Political Commissar of Military Region 2. He attended the meeting."
+    docs = [Document("apart", "a", apart), Document("together", "t", together)]
+    passages = chunk_documents(docs, 200, 0)
+    idx = PassageIndex.build(Manifest(embedder.name, embedder.dim, 200, 0), docs, passages,
+                             embedder.embed([p.text for p in passages]))
+    q = "Who is the Political Commissar of Military Region 2?"
+    assert idx.passages[idx.lexical.search(q, 1)[0][0]].doc_id == "apart"
+    assert idx.sentences.best_per_passage(q, 10)[1] > idx.sentences.best_per_passage(q, 10)[0]
+    passage_only = Retriever(idx, embedder, FusionParams(sentence_weight=0.0))
+    assert passage_only.search(q, 1, "lexical")[0].passage.doc_id == "apart"
+    mixed = Retriever(idx, embedder, FusionParams(sentence_weight=0.8))
+    hits = mixed.search(q, 2, "lexical")
+    assert hits[0].passage.doc_id == "together" and 0.0 < hits[1].score < hits[0].score <= 1.0
