@@ -49,12 +49,7 @@ class Retriever:
         n = max(k, self.fusion.candidates)
         passage = dict(self.index.lexical.search(query, n))
         sentence = self.index.sentences.best_per_passage(query, 3 * n)
-        top_p = max(passage.values(), default=0.0) or 1.0
-        top_s = max(sentence.values(), default=0.0) or 1.0
-        a = self.fusion.sentence_weight
-        scores = {i: (1 - a) * passage.get(i, 0.0) / top_p + a * sentence.get(i, 0.0) / top_s
-                  for i in set(passage) | set(sentence)}
-        return sorted(scores.items(), key=lambda x: (-x[1], x[0]))[:k]
+        return mix_lexical(passage, sentence, self.fusion.sentence_weight)[:k]
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
         passages = self.index.passages
@@ -69,6 +64,16 @@ class Retriever:
         lexical = dict(self.lexical(query, n))
         fused = fuse(dense, lexical, self.fusion.lexical_weight)
         return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]
+
+
+def mix_lexical(passage: dict[int, float], sentence: dict[int, float], sentence_weight: float) -> list[tuple[int, float]]:
+    """Passage BM25 and best-sentence BM25, each over the query's best, mixed linearly (0..1), best first."""
+    top_p = max(passage.values(), default=0.0) or 1.0
+    top_s = max(sentence.values(), default=0.0) or 1.0
+    a = sentence_weight
+    scores = {i: (1 - a) * passage.get(i, 0.0) / top_p + a * sentence.get(i, 0.0) / top_s
+              for i in set(passage) | set(sentence)}
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
 
 
 def fuse(dense: dict[int, float], lexical: dict[int, float], lexical_weight: float) -> list[tuple[int, float]]:
