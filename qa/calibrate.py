@@ -107,12 +107,31 @@ def out_of_corpus(questions: list[QAExample], n: int, seed: int) -> list[QAExamp
     return [QAExample(q.id + "_ooc", q.question, "", (), q.article, q.source + "+ooc") for q in picked]
 
 
+def remove_paragraphs(examples: list[QAExample], share: float, seed: int) -> tuple[list[QAExample], set[str]]:
+    """Leave a share of the paragraphs out of the corpus: their questions become unanswerable.
+
+    That is the hardest "not found" a service meets: the corpus holds the article and talks about
+    the same people and places, only the sentence with the answer is missing.
+    Returns the examples (those of removed paragraphs without answers) and the removed contexts.
+    """
+    contexts = sorted({e.context for e in examples})
+    rng = random.Random(seed)
+    gone = {c for c in contexts if rng.random() < share}
+    out = [QAExample(e.id + "_gone", e.question, e.context, (), e.article, e.source + "+gone")
+           if e.context in gone else e for e in examples]
+    return out, gone
+
+
 def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExample], top_k: int, mode: str,
               chunk_words: int, overlap: int, fusion: FusionParams, limit: int = 0, seed: int = 7,
-              foreign: list[QAExample] | None = None, foreign_share: float = 0.25) -> dict:
+              foreign: list[QAExample] | None = None, foreign_share: float = 0.25, removed_share: float = 0.0) -> dict:
     """``foreign``: questions from other sources; a share of them is added as out-of-corpus questions,
-    half to each part, as a service sees them (the corpus holds no paragraph about them)."""
-    index = index_paragraphs(examples, embedder, chunk_words, overlap)
+    half to each part, as a service sees them (the corpus holds no paragraph about them).
+    ``removed_share``: share of the paragraphs left out of the index (see ``remove_paragraphs``)."""
+    gone: set[str] = set()
+    if removed_share:
+        examples, gone = remove_paragraphs(examples, removed_share, seed)
+    index = index_paragraphs([e for e in examples if e.context not in gone], embedder, chunk_words, overlap)
     pipeline = AnswerPipeline(Retriever(index, embedder, fusion), reader, top_k=top_k,
                               mode=mode, policy=NoAnswerPolicy())
     if limit:
@@ -132,4 +151,5 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
         "tune": summarise(tune_rows, policy),
         "report": summarise(report_rows, policy),
         "report_reader_threshold_only": summarise(report_rows, margin_only),
+        "removed_paragraphs": len(gone),
     }

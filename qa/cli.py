@@ -238,6 +238,7 @@ def reader_eval(
     limit: Annotated[int, typer.Option(help="evaluate a sample of this many questions (0 = all)")] = 0,
     threads: int = 2,
     int8: Annotated[bool, typer.Option(help="evaluate the dynamically int8-quantised reader")] = False,
+    dtype: Annotated[Optional[str], typer.Option(help="auto, float32 or bfloat16 (QA_READER_DTYPE)")] = None,
 ) -> None:
     """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
     _quiet_libraries()
@@ -248,14 +249,16 @@ def reader_eval(
     for p in data:
         if not p.is_file():
             _fail(f"no such data file: {p}")
-    reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None)
     try:
+        reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None,
+                                                **({"dtype": dtype} if dtype else {}))
         reader.warm_up()
-    except ReaderNotFound as e:
+    except (ReaderNotFound, ValueError) as e:
         _fail(str(e))
     result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit)
     result["model"] = str(settings.reader_dir)
     result["int8"] = int8
+    result["bf16"] = reader.bf16
     typer.echo(format_table(result))
     if out:
         write_json(result, out)
@@ -271,6 +274,7 @@ def reader_calibrate(
     write: Annotated[bool, typer.Option(help="store the fitted policy in the reader's qa_config.json")] = False,
     foreign: Annotated[Optional[list[Path]], typer.Option(help="file(s) of other articles' questions, asked as out-of-corpus (unanswerable)")] = None,
     foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
+    removed_share: Annotated[float, typer.Option(help="share of paragraphs left out of the index; their questions become unanswerable")] = 0.0,
 ) -> None:
     """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
     _quiet_libraries()
@@ -290,7 +294,8 @@ def reader_calibrate(
     result = calibrate(reader, embedder, load_many([str(p) for p in data]), settings.top_k, settings.retrieval_mode,
                        settings.chunk_words, settings.chunk_overlap_words,
                        FusionParams(settings.lexical_weight, settings.candidates, settings.sentence_weight), limit,
-                       foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share)
+                       foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share,
+                       removed_share=removed_share)
     result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
     for part in ("tune", "report", "report_reader_threshold_only"):
         r = result[part]

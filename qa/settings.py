@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_batch_size: int = Field(default=16, ge=1)
     reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU)")
+    reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto", description="bfloat16 where the CPU has bf16 kernels (auto), or force one")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
 
     # runtime

@@ -37,3 +37,17 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
     assert res["tune"]["questions"] + res["report"]["questions"] == 10
     assert res["tune"]["unanswerable"] + res["report"]["unanswerable"] == 6
     assert 0.0 <= res["report"]["NoAns_accuracy"] <= 100.0
+
+
+def test_removed_paragraphs_make_their_questions_unanswerable():
+    from qa.calibrate import remove_paragraphs
+    from qa.reader.squad import Answer, QAExample
+
+    exs = [QAExample(f"q{i}", f"question {i}?", f"context {i % 10}", (Answer("context", 0),), f"art{i % 3}")
+           for i in range(100)]
+    out, gone = remove_paragraphs(exs, 0.3, seed=1)
+    assert 0 < len(gone) < 10 and len(out) == len(exs)
+    for before, after in zip(exs, out):
+        assert (before.context in gone) == after.is_impossible  # exactly the removed paragraphs' questions
+        assert after.question == before.question
+    assert remove_paragraphs(exs, 0.3, seed=1)[1] == gone  # deterministic

@@ -77,3 +77,17 @@ def test_int8_reader_gives_spans_like_the_float_one(tiny_reader_dir):
     passages = ["The conference was held in Vinh city on April 24."]
     q = ExtractiveReader(tiny_reader_dir, max_length=64, stride=16, int8=True).read("Where?", passages)
     assert q[0] and passages[0][q[0][0].start : q[0][0].end] == q[0][0].text
+
+
+def test_reader_dtype_choice_bf16_reads_like_fp32(tiny_reader_dir):
+    """bf16 autocast is a speed option: it must give valid spans with scores close to fp32's."""
+    passages = ["The conference was held in Vinh city on April 24 by the Office of Military Region 4."]
+    fp32 = ExtractiveReader(tiny_reader_dir, dtype="float32")
+    bf16 = ExtractiveReader(tiny_reader_dir, dtype="bfloat16")
+    a = fp32.read("Where was the conference held?", passages, top_n=1)[0][0]
+    b = bf16.read("Where was the conference held?", passages, top_n=1)[0][0]
+    assert not fp32.bf16 and bf16.bf16
+    assert passages[0][b.start : b.end] == b.text
+    assert abs(a.null_score - b.null_score) < 0.1
+    with pytest.raises(ValueError, match="dtype"):
+        ExtractiveReader(tiny_reader_dir, dtype="float8")
