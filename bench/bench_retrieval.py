@@ -1,10 +1,13 @@
-"""Retrieval answer recall on a held-out SQuAD-format file, for each mode and lexical mix.
+"""Retrieval answer recall for each mode and lexical mix, on the seed gold set or a SQuAD-format file.
 
-The file's paragraphs become an index (the service's chunking); each answerable question counts as
-found at rank r when the r-th passage comes from the question's own paragraph and holds a gold answer
-verbatim. This checks the retrieval settings tuned on the seed gold set on data they never saw.
+A question counts as found at rank r when the r-th passage comes from the question's own document
+(paragraph, for SQuAD) and holds a gold answer verbatim, as in ``qa eval``.
 
+    .venv/bin/python bench/bench_retrieval.py --gold eval/gold.jsonl [--index index]
     .venv/bin/python bench/bench_retrieval.py --data ../shared/qa-train/squad_dev.json [--out FILE]
+
+The second checks the settings chosen on the seed gold set on data they never saw: the file's
+paragraphs become an index with the service's chunking.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from pathlib import Path
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", action="append", required=True)
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--gold", help="gold JSON lines over an existing index (qa eval's format)")
+    src.add_argument("--data", action="append", help="SQuAD-format file(s) to index and ask")
+    ap.add_argument("--index", help="index folder for --gold (QA_INDEX_DIR)")
     ap.add_argument("--sentence-weights", default="0,0.5,0.8,1")
     ap.add_argument("--lexical-weights", default="0.5,0.7,0.8")
     ap.add_argument("--limit", type=int, default=0, help="a sample of this many questions (0 = all)")
@@ -27,16 +33,22 @@ def main() -> None:
 
     from qa.calibrate import index_paragraphs
     from qa.embedding import Embedder
+    from qa.evaluation import load_gold
+    from qa.index import PassageIndex
     from qa.reader.squad import load_many
     from qa.retrieval import Retriever, fuse, mix_lexical
     from qa.settings import Settings
 
     s = Settings()
     emb = Embedder(s.embedding_path(), s.embedding_name, s.embed_batch_size)
-    examples = load_many(args.data)
-    index = index_paragraphs(examples, emb, s.chunk_words, s.chunk_overlap_words)
-    doc_of = {d.text: d.doc_id for d in index.documents.values()}
-    questions = [e for e in examples if e.answers]
+    if args.gold:
+        index = PassageIndex.load(Path(args.index) if args.index else s.index_dir, emb.name, emb.dim)
+        questions = [(g.question, g.doc_id, g.answers) for g in load_gold(Path(args.gold)) if g.answers]
+    else:
+        examples = load_many(args.data)
+        index = index_paragraphs(examples, emb, s.chunk_words, s.chunk_overlap_words)
+        doc_of = {d.text: d.doc_id for d in index.documents.values()}
+        questions = [(e.question, doc_of[e.context], [a.text for a in e.answers]) for e in examples if e.answers]
     if args.limit:
         questions = random.Random(7).sample(questions, min(args.limit, len(questions)))
 
@@ -45,17 +57,16 @@ def main() -> None:
     base = Retriever(index, emb)
     n = base.fusion.candidates
     cached = []
-    for e in questions:
-        cached.append((e, dict(base.dense(e.question, n)), dict(index.lexical.search(e.question, n)),
-                       index.sentences.best_per_passage(e.question, 3 * n)))
+    for q in questions:
+        cached.append((q, dict(base.dense(q[0], n)), dict(index.lexical.search(q[0], n)),
+                       index.sentences.best_per_passage(q[0], 3 * n)))
 
     def recall(rank_fn) -> dict:
         ranks = []
-        for e, dense, passage, sentence in cached:
+        for (_, doc, answers), dense, passage, sentence in cached:
             ranked = rank_fn(dense, passage, sentence)[:10]
-            doc = doc_of[e.context]
             ranks.append(next((r for r, (i, _) in enumerate(ranked, 1) if index.passages[i].doc_id == doc
-                               and any(a.text in index.passages[i].text for a in e.answers)), None))
+                               and any(a in index.passages[i].text for a in answers)), None))
         total = len(ranks)
         out = {f"recall@{k}": round(100.0 * sum(1 for r in ranks if r and r <= k) / total, 1) for k in (1, 3, 5)}
         out["mrr@10"] = round(sum(1.0 / r for r in ranks if r) / total, 3)
@@ -67,13 +78,13 @@ def main() -> None:
         for lw in (float(x) for x in args.lexical_weights.split(",")):
             rows.append({"mode": "hybrid", "sentence_weight": sw, "lexical_weight": lw,
                          **recall(lambda d, p, s: fuse(d, dict(mix_lexical(p, s, sw)[:n]), lw))})
-    print(f"{len(questions)} answerable questions, {len(index.passages)} passages from {len(index.documents)} paragraphs")
+    print(f"{len(questions)} answerable questions, {len(index.passages)} passages from {len(index.documents)} documents")
     print(f"{'mode':<8} {'sentence':>8} {'lexical':>8} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'MRR@10':>7}")
     for r in rows:
         print(f"{r['mode']:<8} {r.get('sentence_weight', ''):>8} {r.get('lexical_weight', ''):>8} "
               f"{r['recall@1']:>6} {r['recall@3']:>6} {r['recall@5']:>6} {r['mrr@10']:>7}")
     if args.out:
-        Path(args.out).write_text(json.dumps({"data": args.data, "questions": len(questions), "rows": rows}, indent=2))
+        Path(args.out).write_text(json.dumps({"data": args.gold or args.data, "questions": len(questions), "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
