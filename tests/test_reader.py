@@ -91,3 +91,23 @@ def test_reader_dtype_choice_bf16_reads_like_fp32(tiny_reader_dir):
     assert abs(a.null_score - b.null_score) < 0.1
     with pytest.raises(ValueError, match="dtype"):
         ExtractiveReader(tiny_reader_dir, dtype="float8")
+
+
+def test_export_ships_fp16_weights_keeps_the_card_and_drops_the_old_policy(tiny_reader_dir, tmp_path):
+    """A new export replaces the weights; a no-answer policy fitted to the old weights must not survive it."""
+    import json
+
+    from qa.reader.export import export
+
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "README.md").write_text("model card")
+    (out / "qa_config.json").write_text(json.dumps({"no_answer_policy": {"weights": [1.0], "bias": 0.0},
+                                                    "no_answer_threshold": 3.0, "note": "kept"}))
+    export(tiny_reader_dir, out, {"no_answer_threshold": 0.5})
+    cfg = json.loads((out / "qa_config.json").read_text())
+    assert cfg == {"note": "kept", "no_answer_threshold": 0.5}
+    assert (out / "README.md").read_text() == "model card"
+    reader = ExtractiveReader(out)
+    reader.warm_up()
+    assert reader.no_answer_threshold == 0.5 and reader.read("Who?", ["Ann met Bob."])[0]

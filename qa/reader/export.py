@@ -8,6 +8,8 @@ from pathlib import Path
 
 from qa.reader.model import QA_CONFIG
 
+STALE_WITH_NEW_WEIGHTS = ("no_answer_policy", "no_answer_policy_heldout", "no_answer_threshold", "heldout", "training")
+
 
 def export(model_dir: Path, out: Path, extra_config: dict) -> Path:
     import torch
@@ -23,6 +25,9 @@ def export(model_dir: Path, out: Path, extra_config: dict) -> Path:
     cfg = {}
     if (out / QA_CONFIG).exists():
         cfg = json.loads((out / QA_CONFIG).read_text())
+        # the no-answer policy was fitted to the old weights' scores: new weights need `qa reader calibrate`
+        for key in STALE_WITH_NEW_WEIGHTS:
+            cfg.pop(key, None)
     cfg.update(extra_config)
     (tmp / QA_CONFIG).write_text(json.dumps(cfg, indent=2))
     if (out / "README.md").exists():  # the model card is written by people: keep it
