@@ -21,7 +21,15 @@ IndexOpt = Annotated[Optional[Path], typer.Option("--index", help="index folder 
 
 
 def _settings(**overrides) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """The settings object from QA_* environment variables, with the given CLI flags on top."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(x) for x in err['loc'])} (QA_{str(err['loc'][0]).upper()} or its flag): "
+                             f"{err['msg']}" for err in e.errors())
+        _fail(f"bad setting: {problems}")
 
 
 def _fail(message: str, code: int = 2) -> None:

@@ -67,3 +67,12 @@ def test_ask_without_index_says_how_to_build_it(env, tmp_path, monkeypatch):
     monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "empty"))
     r = runner.invoke(app, ["ask", "Who?"])
     assert r.exit_code == 2 and "qa ingest" in r.output
+
+
+def test_bad_settings_are_a_clear_error_not_a_traceback(env, monkeypatch):
+    monkeypatch.setenv("QA_READER_DTYPE", "fp8")
+    r = runner.invoke(app, ["ask", "Who?"])
+    assert r.exit_code == 2 and "QA_READER_DTYPE" in r.output and "Traceback" not in r.output
+    monkeypatch.delenv("QA_READER_DTYPE")
+    r = runner.invoke(app, ["ask", "Who?", "--top-k", "0"])
+    assert r.exit_code == 2 and "top_k" in r.output
