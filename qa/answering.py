@@ -35,7 +35,7 @@ class Candidate:
     span: SpanAnswer
     margin: float  # reader: span score minus the passage's no-answer score
     dense: float  # retrieval: cosine similarity of question and passage (0 when not computed)
-    lexical_share: float  # retrieval: BM25 of this passage over the best BM25 among those read
+    lexical_share: float  # retrieval: lexical score of this passage over the best among those read
     features: tuple[float, ...]  # the no-answer policy's inputs, in the order of no_answer.FEATURES
 
 

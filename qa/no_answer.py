@@ -5,7 +5,7 @@ is decided from what the pipeline knows about it (its *features*):
 
 1. reader margin: span score minus the passage's no-answer score (logits);
 2. dense cosine of the question and the passage;
-3. lexical share: the passage's BM25 over the best BM25 among the passages read;
+3. lexical share: the passage's lexical score (BM25 of passage and best sentence) over the best among those read;
 4. answer-type mismatch: the question asks for a number or a date and the span holds none;
 5. question coverage: the share of the question's content words that occur in the passage.
 
