@@ -113,5 +113,5 @@ def load_pipeline(settings) -> AnswerPipeline:
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)
     reader.warm_up()
-    retriever = Retriever(index, embedder, FusionParams(settings.lexical_weight, settings.candidates, settings.sentence_weight))
+    retriever = Retriever(index, embedder, FusionParams.from_settings(settings))
     return AnswerPipeline(retriever, reader, settings.top_k, settings.max_answers, settings.retrieval_mode)

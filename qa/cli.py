@@ -301,7 +301,7 @@ def reader_calibrate(
     embedder = Embedder(settings.embedding_path(), settings.embedding_name, settings.embed_batch_size)
     result = calibrate(reader, embedder, load_many([str(p) for p in data]), settings.top_k, settings.retrieval_mode,
                        settings.chunk_words, settings.chunk_overlap_words,
-                       FusionParams(settings.lexical_weight, settings.candidates, settings.sentence_weight), limit,
+                       FusionParams.from_settings(settings), limit,
                        foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share,
                        removed_share=removed_share)
     result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]

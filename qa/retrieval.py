@@ -29,6 +29,11 @@ class FusionParams:
     candidates: int = 50  # passages each side proposes before they are combined
     sentence_weight: float = 0.8  # share of the best sentence's BM25 in the lexical side (rest: passage BM25)
 
+    @classmethod
+    def from_settings(cls, settings) -> "FusionParams":
+        """The fusion configured by the one settings object."""
+        return cls(settings.lexical_weight, settings.candidates, settings.sentence_weight)
+
 
 class Retriever:
     def __init__(self, index: PassageIndex, embedder: Embedder, fusion: FusionParams = FusionParams()) -> None:
