@@ -39,18 +39,21 @@ _DATE_QUESTION = re.compile(
     r"^\W*(when\b|((in|on|during|by|since|until) )?(what|which) (year|date|day|month|century|decade|time|season)s?\b)",
     re.IGNORECASE,
 )
-_NUMBER_WORDS = (
+_NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred hundreds thousand thousands "
     "million millions billion billions trillion dozen dozens half quarter single double triple twice once several"
-).split()
-_DATE_WORDS = (
+    .split()
+)
+# a date answer may also be a number ("1990", "two years")
+_DATE_WORDS = _NUMBER_WORDS | frozenset(
     "january february march april may june july august september october november december jan feb mar apr jun "
     "jul aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday spring summer autumn "
     "fall winter century centuries decade decades year years month months week weeks day days today yesterday "
     "tomorrow morning afternoon evening night noon midnight ago era age period dynasty reign after before during "
     "until since war"
-).split()
+    .split()
+)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOP = set(
     "a an the of in on at to for from by with and or but is are was were be been being do does did has have had "
@@ -77,7 +80,7 @@ def type_mismatch(question: str, answer: str) -> float:
     kind = expected_type(question)
     if kind is None or any(ch.isdigit() for ch in answer):
         return 0.0
-    vocab = _NUMBER_WORDS if kind == "number" else _NUMBER_WORDS + _DATE_WORDS
+    vocab = _NUMBER_WORDS if kind == "number" else _DATE_WORDS
     return 0.0 if any(w in vocab for w in _words(answer)) else 1.0
 
 
