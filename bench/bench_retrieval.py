@@ -8,6 +8,13 @@ A question counts as found at rank r when the r-th passage comes from the questi
 
 The second checks the settings chosen on the seed gold set on data they never saw: the file's
 paragraphs become an index with the service's chunking.
+
+    .venv/bin/python bench/bench_retrieval.py --gold eval/gold.jsonl --passages 80/20,120/30,200/50 [--read]
+
+sweeps passage length / overlap (words) instead: each setting gets its own in-memory index of the
+seeds (or of the file's paragraphs), is scored with the configured mix, and reports what the reader
+pays for it: windows and tokens it reads for the top_k passages of a question, and with ``--read``
+the reader's measured time per question.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ def main() -> None:
     ap.add_argument("--sentence-weights", default="0,0.5,0.8,1")
     ap.add_argument("--lexical-weights", default="0.5,0.7,0.8")
     ap.add_argument("--limit", type=int, default=0, help="a sample of this many questions (0 = all)")
+    ap.add_argument("--passages", help="sweep passage words/overlap, e.g. 80/20,120/30,200/50 (configured mix only)")
+    ap.add_argument("--read", action="store_true", help="with --passages: time the reader on each question's top_k")
     ap.add_argument("--out")
     args = ap.parse_args()
 
@@ -41,6 +50,9 @@ def main() -> None:
 
     s = Settings()
     emb = Embedder(s.embedding_path(), s.embedding_name, s.embed_batch_size)
+    if args.passages:
+        sweep_passages(args, s, emb)
+        return
     if args.gold:
         index = PassageIndex.load(Path(args.index) if args.index else s.index_dir, emb.name, emb.dim)
         questions = [(g.question, g.doc_id, g.answers) for g in load_gold(Path(args.gold)) if g.answers]
@@ -85,6 +97,87 @@ def main() -> None:
               f"{r['recall@1']:>6} {r['recall@3']:>6} {r['recall@5']:>6} {r['mrr@10']:>7}")
     if args.out:
         Path(args.out).write_text(json.dumps({"data": args.gold or args.data, "questions": len(questions), "rows": rows}, indent=2))
+
+
+def rank_of(hits, doc: str, answers: list[str]) -> int | None:
+    """1-based rank of the first passage of ``doc`` holding a gold answer verbatim."""
+    return next((r for r, h in enumerate(hits, 1) if h.passage.doc_id == doc
+                 and any(a in h.passage.text for a in answers)), None)
+
+
+def sweep_passages(args, s, emb) -> None:
+    import statistics
+    import time
+
+    from qa.calibrate import index_paragraphs
+    from qa.chunking import chunk_documents
+    from qa.documents import load_documents
+    from qa.evaluation import load_gold
+    from qa.index import Manifest, PassageIndex
+    from qa.reader.model import ExtractiveReader
+    from qa.reader.squad import load_many
+    from qa.retrieval import FusionParams, Retriever
+
+    if args.gold:
+        docs = load_documents([s.seeds_dir]).documents
+        questions = [(g.question, g.doc_id, g.answers) for g in load_gold(Path(args.gold)) if g.answers]
+    else:
+        examples = load_many(args.data)
+        questions = [(e.question, e.context, [a.text for a in e.answers]) for e in examples if e.answers]
+    if args.limit:
+        import random
+
+        questions = random.Random(7).sample(questions, min(args.limit, len(questions)))
+    reader = ExtractiveReader.from_settings(s)
+    reader.warm_up()
+    k = s.top_k
+    rows = []
+    for setting in args.passages.split(","):
+        words, overlap = (int(x) for x in setting.split("/"))
+        if args.gold:
+            passages = chunk_documents(docs, words, overlap)
+            index = PassageIndex.build(Manifest(emb.name, emb.dim, words, overlap), docs, passages,
+                                       emb.embed([p.text for p in passages]))
+            qs = questions
+        else:
+            index = index_paragraphs(examples, emb, words, overlap)
+            doc_of = {d.text: d.doc_id for d in index.documents.values()}
+            qs = [(q, doc_of[c], a) for q, c, a in questions]
+        retriever = Retriever(index, emb, FusionParams.from_settings(s))
+        row = {"words": words, "overlap": overlap, "passages": len(index.passages),
+               "mean_passage_words": round(statistics.fmean(len(p.text.split()) for p in index.passages), 1)}
+        windows, tokens, read_ms = [], [], []
+        for mode in ("dense", "lexical", "hybrid"):
+            ranks = []
+            for q, doc, answers in qs:
+                hits = retriever.search(q, 10, mode)
+                ranks.append(rank_of(hits, doc, answers))
+                if mode == "hybrid":
+                    texts = [h.passage.text for h in hits[:k]]
+                    enc = reader.encode([q] * len(texts), texts)
+                    windows.append(len(enc["input_ids"]))
+                    tokens.append(sum(len(w) for w in enc["input_ids"]))
+                    if args.read:
+                        t0 = time.perf_counter()
+                        reader.read(q, texts)
+                        read_ms.append(1000 * (time.perf_counter() - t0))
+            n = len(ranks)
+            for at in (1, 3, 5):
+                row[f"{mode}_R@{at}"] = round(100.0 * sum(1 for r in ranks if r and r <= at) / n, 1)
+            row[f"{mode}_mrr@10"] = round(sum(1.0 / r for r in ranks if r) / n, 3)
+        row["reader_windows"] = round(statistics.fmean(windows), 2)
+        row["reader_tokens"] = round(statistics.fmean(tokens), 1)
+        if read_ms:
+            row["reader_ms_p50"] = round(statistics.median(read_ms), 1)
+        rows.append(row)
+        print(f"{words}/{overlap}: {len(index.passages)} passages  "
+              + "  ".join(f"{m} {row[f'{m}_R@1']}/{row[f'{m}_R@3']}/{row[f'{m}_R@5']}" for m in ("dense", "lexical", "hybrid"))
+              + f"  top{k}: {row['reader_windows']} windows, {row['reader_tokens']} tokens"
+              + (f", reader p50 {row['reader_ms_p50']} ms" if read_ms else ""), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"data": args.gold or args.data, "questions": len(questions), "top_k": k,
+                                              "lexical_weight": s.lexical_weight, "sentence_weight": s.sentence_weight,
+                                              "reader_dtype": s.reader_dtype, "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":

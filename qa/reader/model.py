@@ -120,6 +120,28 @@ class ExtractiveReader:
             return question
         return self._tokenizer.convert_tokens_to_string(tokens[:max_tokens])
 
+    def encode(self, questions: list[str], passages: list[str]):
+        """The reader's windows over (question, passage) pairs: what it will run the model on.
+
+        Long questions are cut to their first tokens (as in training) so the passage keeps room in
+        each window, and the stride stays below the room that is left. A long passage overflows
+        into several windows (``overflow_to_sample_mapping`` says whose each is).
+        """
+        self.warm_up()
+        max_q = min(64, self.max_length // 4)
+        questions = [self._clip_question(q, max_q) for q in questions]
+        stride = max(0, min(self.stride, (self.max_length - max_q - 3) // 2))
+        return self._tokenizer(
+            questions,
+            passages,
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+
     def read(self, question: str, passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
         """Best spans for each passage (``top_n`` each, best first), all passages in batched passes."""
         return self.read_pairs([question] * len(passages), passages, top_n)
@@ -131,21 +153,7 @@ class ExtractiveReader:
         self.warm_up()
         if not passages:
             return []
-        # Long questions are cut to their first tokens (as in training) so the passage keeps room
-        # in each window, and the stride stays below the room that is left.
-        max_q = min(64, self.max_length // 4)
-        questions = [self._clip_question(q, max_q) for q in questions]
-        stride = max(0, min(self.stride, (self.max_length - max_q - 3) // 2))
-        enc = self._tokenizer(
-            questions,
-            passages,
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
+        enc = self.encode(questions, passages)
         sample_map = enc["overflow_to_sample_mapping"]
         offsets = enc["offset_mapping"]
         order = sorted(range(len(sample_map)), key=lambda w: len(enc["input_ids"][w]))  # little padding per batch
