@@ -10,6 +10,7 @@ import numpy as np
 from qa.chunking import Passage
 from qa.embedding import Embedder
 from qa.index import PassageIndex
+from qa.settings import Settings
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
@@ -23,11 +24,16 @@ class Hit:
     lexical_score: float | None = None  # lexical side's score (0..1), when it saw this passage
 
 
+def _default(name: str):
+    """The default of a setting: ``Settings`` is the one place the fusion defaults are written."""
+    return Settings.model_fields[name].default
+
+
 @dataclass(frozen=True)
 class FusionParams:
-    lexical_weight: float = 0.8  # share of the lexical side in the hybrid score
-    candidates: int = 50  # passages each side proposes before they are combined
-    sentence_weight: float = 0.8  # share of the best sentence's BM25 in the lexical side (rest: passage BM25)
+    lexical_weight: float = _default("lexical_weight")  # share of the lexical side in the hybrid score
+    candidates: int = _default("candidates")  # passages each side proposes before they are combined
+    sentence_weight: float = _default("sentence_weight")  # share of the best sentence's BM25 in the lexical side
 
     @classmethod
     def from_settings(cls, settings) -> "FusionParams":
