@@ -215,6 +215,7 @@ def reader_train(
     synthetic_negatives: Annotated[float, typer.Option(help="share of questions also paired with another paragraph of their article, as no-answer")] = 0.2,
     keep_negative_windows: float = 0.3,
     max_examples_per_source: Annotated[int, typer.Option(help="cap per data file, 0 = all")] = 0,
+    max_answer_words: Annotated[int, typer.Option(help="drop questions whose answer is longer than this, 0 = keep all")] = 0,
     checkpoint_minutes: float = 10.0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
     max_minutes: Annotated[float, typer.Option(help="stop with a checkpoint after this many minutes (0 = to the end)")] = 0.0,
@@ -230,7 +231,7 @@ def reader_train(
         data=[str(p) for p in data], out=str(out), holdout=[str(p) for p in holdout or []], base_model=base_model,
         max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, epochs=epochs,
         seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
-        max_examples_per_source=max_examples_per_source, checkpoint_minutes=checkpoint_minutes, resume=resume,
+        max_examples_per_source=max_examples_per_source, max_answer_words=max_answer_words, checkpoint_minutes=checkpoint_minutes, resume=resume,
         max_minutes=max_minutes,
     )
     final = train(cfg)

@@ -8,7 +8,8 @@ from transformers import AutoTokenizer
 
 from qa.reader.model import ExtractiveReader
 from qa.reader.squad import load_squad
-from qa.reader.train import TrainConfig, add_synthetic_negatives, build_features, epoch_batches, train
+from qa.reader.train import (TrainConfig, add_synthetic_negatives, build_features, drop_long_answers, epoch_batches,
+                             train)
 
 from conftest import make_tiny_reader
 
@@ -55,6 +56,14 @@ def test_synthetic_negatives_come_from_other_paragraphs_without_the_answer(tiny_
     for n in negs:
         src = next(e for e in exs if e.id == n.id[:-4])
         assert n.is_impossible and n.context != src.context and src.answers[0].text not in n.context
+
+
+def test_drop_long_answers_keeps_short_answers_and_unanswerable_questions(tiny_squad):
+    exs = load_squad(tiny_squad)
+    kept = drop_long_answers(exs, 2)
+    assert {e.answers[0].text for e in kept if e.answers} == {"Vinh city", "rice"}  # "Ha Tan Tien" has 3 words
+    assert sum(e.is_impossible for e in kept) == sum(e.is_impossible for e in exs) == 2
+    assert drop_long_answers(exs, 3) == exs  # the longest answers ("Ha Tan Tien", "18th September 2019") have 3
 
 
 def test_length_grouped_batches_cover_everything_deterministically():

@@ -46,6 +46,7 @@ class TrainConfig:
     synthetic_negatives: float = 0.2  # share of answerable questions also paired with another paragraph
     keep_negative_windows: float = 0.3  # share of answer-less windows of long contexts kept
     max_examples_per_source: int = 0  # 0: all
+    max_answer_words: int = 0  # drop questions whose trained answer is longer (0: keep all)
     checkpoint_minutes: float = 10.0
     resume: bool = False
     log_every: int = 20
@@ -60,6 +61,15 @@ def default_encoder_path() -> str:
 
 
 # ---------------------------------------------------------------- data preparation
+def drop_long_answers(examples: list[QAExample], max_words: int) -> list[QAExample]:
+    """Questions whose trained answer (the first) has at most ``max_words`` words; unanswerable ones stay.
+
+    The service answers with short spans (names, dates, numbers); a clause-long gold answer
+    (privacy-policy passages, fairy-tale "why" questions) teaches the reader to run on.
+    """
+    return [e for e in examples if not e.answers or len(e.answers[0].text.split()) <= max_words]
+
+
 def add_synthetic_negatives(examples: list[QAExample], share: float, rng: random.Random) -> list[QAExample]:
     """Pair answerable questions with another paragraph of the same article that lacks the answer.
 
@@ -179,6 +189,10 @@ def prepare(cfg: TrainConfig, tokenizer) -> list[dict]:
         before = len(examples)
         examples = [e for e in examples if e.context not in held]
         log.info("dropped %d training questions whose paragraph is in the held-out set", before - len(examples))
+    if cfg.max_answer_words:
+        before = len(examples)
+        examples = drop_long_answers(examples, cfg.max_answer_words)
+        log.info("dropped %d questions whose answer is over %d words", before - len(examples), cfg.max_answer_words)
     if cfg.max_examples_per_source:
         by_src: dict[str, list[QAExample]] = {}
         for e in examples:
