@@ -99,12 +99,6 @@ def main() -> None:
         Path(args.out).write_text(json.dumps({"data": args.gold or args.data, "questions": len(questions), "rows": rows}, indent=2))
 
 
-def rank_of(hits, doc: str, answers: list[str]) -> int | None:
-    """1-based rank of the first passage of ``doc`` holding a gold answer verbatim."""
-    return next((r for r, h in enumerate(hits, 1) if h.passage.doc_id == doc
-                 and any(a in h.passage.text for a in answers)), None)
-
-
 def sweep_passages(args, s, emb) -> None:
     import statistics
     import time
@@ -112,7 +106,7 @@ def sweep_passages(args, s, emb) -> None:
     from qa.calibrate import index_paragraphs
     from qa.chunking import chunk_documents
     from qa.documents import load_documents
-    from qa.evaluation import load_gold
+    from qa.evaluation import answer_rank, load_gold
     from qa.index import Manifest, PassageIndex
     from qa.reader.model import ExtractiveReader
     from qa.reader.squad import load_many
@@ -151,7 +145,7 @@ def sweep_passages(args, s, emb) -> None:
             ranks = []
             for q, doc, answers in qs:
                 hits = retriever.search(q, 10, mode)
-                ranks.append(rank_of(hits, doc, answers))
+                ranks.append(answer_rank(hits, doc, answers))
                 if mode == "hybrid":
                     texts = [h.passage.text for h in hits[:k]]
                     enc = reader.encode([q] * len(texts), texts)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.answering import AnswerPipeline
 from qa.reader.squad import score_one
-from qa.retrieval import MODES
+from qa.retrieval import MODES, Hit
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ def _percentile(xs: list[float], q: float) -> float:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
+def answer_rank(hits: list[Hit], doc_id: str | None, answers: list[str]) -> int | None:
+    """1-based rank of the first hit from ``doc_id`` (any article if None) holding a gold answer verbatim."""
+    return next((r for r, h in enumerate(hits, 1)
+                 if (doc_id is None or h.passage.doc_id == doc_id) and any(a in h.passage.text for a in answers)), None)
+
+
 def retrieval_recall(pipeline: AnswerPipeline, gold: list[GoldQuestion], ks=(1, 3, 5), depth: int = 10) -> dict:
     answerable = [g for g in gold if g.answers]
     out = {}
@@ -58,10 +64,7 @@ def retrieval_recall(pipeline: AnswerPipeline, gold: list[GoldQuestion], ks=(1, 
         hits_at = {k: 0 for k in ks}
         rr = 0.0
         for g in answerable:
-            hits = pipeline.retriever.search(g.question, depth, mode)
-            rank = next((i for i, h in enumerate(hits, 1)
-                         if (g.doc_id is None or h.passage.doc_id == g.doc_id) and any(a in h.passage.text for a in g.answers)),
-                        None)
+            rank = answer_rank(pipeline.retriever.search(g.question, depth, mode), g.doc_id, g.answers)
             if rank:
                 rr += 1.0 / rank
                 for k in ks:
