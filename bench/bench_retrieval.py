@@ -31,7 +31,8 @@ def main() -> None:
     src.add_argument("--data", action="append", help="SQuAD-format file(s) to index and ask")
     ap.add_argument("--index", help="index folder for --gold (QA_INDEX_DIR)")
     ap.add_argument("--sentence-weights", default="0,0.5,0.8,1")
-    ap.add_argument("--lexical-weights", default="0.5,0.7,0.8")
+    ap.add_argument("--lexical-weights", default="0.5,0.55,0.7,0.8")
+    ap.add_argument("--dense-sentence-weights", default="0,0.7", help="shares of the best sentence's cosine in the dense side")
     ap.add_argument("--limit", type=int, default=0, help="a sample of this many questions (0 = all)")
     ap.add_argument("--passages", help="sweep passage words/overlap, e.g. 80/20,120/30,200/50 (configured mix only)")
     ap.add_argument("--read", action="store_true", help="with --passages: time the reader on each question's top_k")
@@ -45,7 +46,7 @@ def main() -> None:
     from qa.evaluation import load_gold
     from qa.index import PassageIndex
     from qa.reader.squad import load_many
-    from qa.retrieval import Retriever, fuse, mix_lexical
+    from qa.retrieval import Retriever, fuse, mix_dense, mix_lexical
     from qa.settings import Settings
 
     s = Settings()
@@ -70,7 +71,7 @@ def main() -> None:
     n = base.fusion.candidates
     cached = []
     for q in questions:
-        cached.append((q, dict(base.dense(q[0], n)), dict(index.lexical.search(q[0], n)),
+        cached.append((q, base.dense_parts(q[0], n), dict(index.lexical.search(q[0], n)),
                        index.sentences.best_per_passage(q[0], 3 * n)))
 
     def recall(rank_fn) -> dict:
@@ -84,16 +85,19 @@ def main() -> None:
         out["mrr@10"] = round(sum(1.0 / r for r in ranks if r) / total, 3)
         return out
 
-    rows = [{"mode": "dense", **recall(lambda d, p, s: sorted(d.items(), key=lambda x: (-x[1], x[0])))}]
+    dense_weights = [float(x) for x in args.dense_sentence_weights.split(",")]
+    rows = [{"mode": "dense", "dense_sentence_weight": dw,
+             **recall(lambda d, p, s: mix_dense(*d, dw)[:n])} for dw in dense_weights]
     for sw in (float(x) for x in args.sentence_weights.split(",")):
         rows.append({"mode": "lexical", "sentence_weight": sw, **recall(lambda d, p, s: mix_lexical(p, s, sw))})
-        for lw in (float(x) for x in args.lexical_weights.split(",")):
-            rows.append({"mode": "hybrid", "sentence_weight": sw, "lexical_weight": lw,
-                         **recall(lambda d, p, s: fuse(d, dict(mix_lexical(p, s, sw)[:n]), lw))})
+        for dw in dense_weights:
+            for lw in (float(x) for x in args.lexical_weights.split(",")):
+                rows.append({"mode": "hybrid", "sentence_weight": sw, "dense_sentence_weight": dw, "lexical_weight": lw,
+                             **recall(lambda d, p, s: fuse(dict(mix_dense(*d, dw)[:n]), dict(mix_lexical(p, s, sw)[:n]), lw))})
     print(f"{len(questions)} answerable questions, {len(index.passages)} passages from {len(index.documents)} documents")
-    print(f"{'mode':<8} {'sentence':>8} {'lexical':>8} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'MRR@10':>7}")
+    print(f"{'mode':<8} {'lex sent':>8} {'dense sent':>10} {'lexical':>8} {'R@1':>6} {'R@3':>6} {'R@5':>6} {'MRR@10':>7}")
     for r in rows:
-        print(f"{r['mode']:<8} {r.get('sentence_weight', ''):>8} {r.get('lexical_weight', ''):>8} "
+        print(f"{r['mode']:<8} {r.get('sentence_weight', ''):>8} {r.get('dense_sentence_weight', ''):>10} {r.get('lexical_weight', ''):>8} "
               f"{r['recall@1']:>6} {r['recall@3']:>6} {r['recall@5']:>6} {r['mrr@10']:>7}")
     if args.out:
         Path(args.out).write_text(json.dumps({"data": args.gold or args.data, "questions": len(questions), "rows": rows}, indent=2))
@@ -107,7 +111,8 @@ def sweep_passages(args, s, emb) -> None:
     from qa.chunking import chunk_documents
     from qa.documents import load_documents
     from qa.evaluation import answer_rank, load_gold
-    from qa.index import Manifest, PassageIndex
+    from qa.index import Manifest
+    from qa.ingest import build_index
     from qa.reader.model import ExtractiveReader
     from qa.reader.squad import load_many
     from qa.retrieval import FusionParams, Retriever
@@ -130,8 +135,7 @@ def sweep_passages(args, s, emb) -> None:
         words, overlap = (int(x) for x in setting.split("/"))
         if args.gold:
             passages = chunk_documents(docs, words, overlap)
-            index = PassageIndex.build(Manifest(emb.name, emb.dim, words, overlap), docs, passages,
-                                       emb.embed([p.text for p in passages]))
+            index = build_index(Manifest(emb.name, emb.dim, words, overlap), docs, passages, emb)
             qs = questions
         else:
             index = index_paragraphs(examples, emb, words, overlap)

@@ -19,6 +19,7 @@ from qa.chunking import chunk_documents
 from qa.documents import Document
 from qa.embedding import Embedder
 from qa.index import Manifest, PassageIndex
+from qa.ingest import build_index
 from qa.no_answer import FEATURES, NOTHING, NoAnswerPolicy
 from qa.reader.evaluate import split_by_article
 from qa.reader.model import ExtractiveReader
@@ -43,8 +44,7 @@ def index_paragraphs(examples: list[QAExample], embedder: Embedder, chunk_words:
             contexts[e.context] = Document(f"{e.article}#{n}", e.article, e.context)
     docs = list(contexts.values())
     passages = chunk_documents(docs, chunk_words, overlap)
-    vectors = embedder.embed([p.text for p in passages])
-    return PassageIndex.build(Manifest(embedder.name, embedder.dim, chunk_words, overlap), docs, passages, vectors)
+    return build_index(Manifest(embedder.name, embedder.dim, chunk_words, overlap), docs, passages, embedder)
 
 
 def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool = True) -> list[Row]:

@@ -81,7 +81,7 @@ def ingest(
     report = _run_ingest(settings, paths or [settings.seeds_dir], rebuild, progress=True)
     typer.echo(
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.errors)} skipped; {report.embedded_passages} passages embedded; index now holds "
+        f"{len(report.errors)} skipped; {report.embedded_passages} passages and {report.embedded_sentences} sentences embedded; index now holds "
         f"{report.total_documents} documents, {report.total_passages} passages ({report.seconds:.1f} s) -> {settings.index_dir}"
     )
     if not report.total_documents:

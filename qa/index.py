@@ -1,11 +1,11 @@
-"""The persisted passage index: FAISS (dense), BM25 over passages and over their sentences (lexical),
-documents, passages and a manifest.
+"""The persisted passage index: FAISS over passages and over their sentences (dense), BM25 over
+passages and over their sentences (lexical), documents, passages and a manifest.
 
 Layout of ``index_dir``::
 
     CURRENT              name of the active snapshot folder (replaced atomically)
-    snap-<time>-<rand>/  manifest.json, documents.jsonl, passages.jsonl, dense.faiss, lexical/,
-                         lexical_sentences/
+    snap-<time>-<rand>/  manifest.json, documents.jsonl, passages.jsonl, dense.faiss, dense_sentences/,
+                         lexical/, lexical_sentences/
 
 A write builds a complete new snapshot, flushes it, then swaps ``CURRENT`` with ``os.replace``.
 A crash at any point before the swap leaves the previous snapshot untouched and loadable.
@@ -117,6 +117,19 @@ class LexicalIndex:
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
+def sentence_texts(passages: list[Passage]) -> tuple[list[str], np.ndarray]:
+    """The sentences of every passage in passage order, and ``owner[i]``, the passage of sentence ``i``.
+
+    Both sentence indexes (BM25 and dense) number their sentences this way.
+    """
+    texts, owner = [], []
+    for p in passages:
+        for s, e in sentence_spans(p.text):
+            texts.append(p.text[s:e])
+            owner.append(p.passage_id)
+    return texts, np.array(owner, dtype=np.int64)
+
+
 @dataclass
 class SentenceLexical:
     """BM25 over the sentences of every passage; ``owner[i]`` is the passage of sentence ``i``.
@@ -131,12 +144,8 @@ class SentenceLexical:
 
     @classmethod
     def build(cls, passages: list[Passage], **params) -> "SentenceLexical":
-        texts, owner = [], []
-        for p in passages:
-            for s, e in sentence_spans(p.text):
-                texts.append(p.text[s:e])
-                owner.append(p.passage_id)
-        return cls(LexicalIndex.build(texts, **params), np.array(owner, dtype=np.int64))
+        texts, owner = sentence_texts(passages)
+        return cls(LexicalIndex.build(texts, **params), owner)
 
     def best_per_passage(self, query: str, k: int) -> dict[int, float]:
         """Passage position -> BM25 of its best-matching sentence, for the passages of the top ``k`` sentences."""
@@ -155,22 +164,88 @@ class SentenceLexical:
         return cls(LexicalIndex.load(folder, **params), np.load(folder / "owner.npy"))
 
 
+@dataclass
+class SentenceDense:
+    """Cosine (inner product of unit vectors) over the sentences of every passage, numbered as in
+    ``sentence_texts``; ``owner[i]`` is the passage of sentence ``i``.
+
+    The dense counterpart of ``SentenceLexical``: a passage whose one sentence says what the
+    question asks can sit in a passage whose whole-text embedding is diluted by everything else.
+    """
+
+    dense: faiss.Index
+    owner: np.ndarray
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, owner: np.ndarray, dim: int) -> "SentenceDense":
+        if len(vectors) != len(owner):
+            raise ValueError("one vector per sentence expected")
+        dense = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(dense, owner)
+
+    def rows_of(self, passage_id: int) -> np.ndarray:
+        """Sentence numbers of one passage (``owner`` is sorted)."""
+        lo, hi = np.searchsorted(self.owner, [passage_id, passage_id + 1])
+        return np.arange(lo, hi)
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        if not len(rows):
+            return np.zeros((0, self.dense.d), dtype=np.float32)
+        return np.stack([self.dense.reconstruct(int(r)) for r in rows])
+
+    def best_per_passage(self, query_vector: np.ndarray, k: int) -> dict[int, float]:
+        """Passage position -> cosine of its best sentence, for the passages of the top ``k`` sentences."""
+        n = self.dense.ntotal
+        if not n:
+            return {}
+        scores, ids = self.dense.search(query_vector.reshape(1, -1), min(k, n))
+        best: dict[int, float] = {}
+        for i, score in zip(ids[0], scores[0]):
+            if i >= 0:
+                p = int(self.owner[i])
+                best[p] = max(best.get(p, -1.0), float(score))
+        return best
+
+    def best_of(self, query_vector: np.ndarray, passage_id: int) -> float | None:
+        """Cosine of the best sentence of one passage (None when it has no sentence)."""
+        rows = self.rows_of(passage_id)
+        return float(np.max(self.vectors(rows) @ query_vector)) if len(rows) else None
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.dense, str(folder / "dense.faiss"))
+        np.save(folder / "owner.npy", self.owner)
+
+    @classmethod
+    def load(cls, folder: Path) -> "SentenceDense":
+        return cls(faiss.read_index(str(folder / "dense.faiss")), np.load(folder / "owner.npy"))
+
+
 class PassageIndex:
-    """Everything retrieval and the API read, loaded from (or written to) one snapshot."""
+    """Everything retrieval and the API read, loaded from (or written to) one snapshot.
+
+    ``sentence_dense`` is None only for a snapshot written before sentence vectors existed; the
+    next ``qa ingest`` adds them, and retrieval meanwhile scores passages by their whole text.
+    """
 
     def __init__(self, manifest: Manifest, documents: dict[str, Document], passages: list[Passage],
-                 dense: faiss.Index, lexical: LexicalIndex, sentences: SentenceLexical | None = None) -> None:
+                 dense: faiss.Index, lexical: LexicalIndex, sentences: SentenceLexical | None = None,
+                 sentence_dense: SentenceDense | None = None) -> None:
         self.manifest = manifest
         self.documents = documents
         self.passages = passages
         self.dense = dense
         self.lexical = lexical
         self.sentences = sentences or SentenceLexical.build(passages, **manifest.lexical)
+        self.sentence_dense = sentence_dense
 
     # ------------------------------------------------------------ build
     @classmethod
     def build(cls, manifest: Manifest, documents: list[Document], passages: list[Passage],
-              vectors: np.ndarray) -> "PassageIndex":
+              vectors: np.ndarray, sentence_vectors: np.ndarray) -> "PassageIndex":
+        """``vectors``: one per passage; ``sentence_vectors``: one per sentence, as ``sentence_texts`` numbers them."""
         if len(passages) != len(vectors):
             raise ValueError("one vector per passage expected")
         dense = faiss.IndexFlatIP(manifest.embedding_dim)
@@ -178,16 +253,23 @@ class PassageIndex:
             dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
         lexical = LexicalIndex.build([p.text for p in passages], **manifest.lexical)
         sentences = SentenceLexical.build(passages, **manifest.lexical)
+        sentence_dense = SentenceDense.build(sentence_vectors, sentences.owner, manifest.embedding_dim)
         manifest.documents = {d.doc_id: d.content_hash for d in documents}
         manifest.passage_count = len(passages)
         manifest.created = time.time()
-        return cls(manifest, {d.doc_id: d for d in documents}, passages, dense, lexical, sentences)
+        return cls(manifest, {d.doc_id: d for d in documents}, passages, dense, lexical, sentences, sentence_dense)
 
     def vectors_of(self, doc_id: str) -> np.ndarray:
         rows = [p.passage_id for p in self.passages if p.doc_id == doc_id]
         if not rows:
             return np.zeros((0, self.manifest.embedding_dim), dtype=np.float32)
         return np.stack([self.dense.reconstruct(r) for r in rows])
+
+    def sentence_vectors_of(self, passage_id: int) -> np.ndarray | None:
+        """The stored sentence vectors of one passage, or None when this snapshot has none."""
+        if self.sentence_dense is None:
+            return None
+        return self.sentence_dense.vectors(self.sentence_dense.rows_of(passage_id))
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [p for p in self.passages if p.doc_id == doc_id]
@@ -210,6 +292,8 @@ class PassageIndex:
             faiss.write_index(self.dense, str(tmp / "dense.faiss"))
             self.lexical.save(tmp / "lexical")
             self.sentences.save(tmp / "lexical_sentences")
+            if self.sentence_dense is not None:
+                self.sentence_dense.save(tmp / "dense_sentences")
             (tmp / "manifest.json").write_text(self.manifest.to_json())
             _fsync_tree(tmp)
             final = index_dir / name
@@ -265,7 +349,9 @@ class PassageIndex:
         # snapshots written before sentence BM25 existed get it built from their passages
         sentences = SentenceLexical.load(snap / "lexical_sentences", **manifest.lexical) \
             if (snap / "lexical_sentences" / "owner.npy").exists() else None
-        return cls(manifest, documents, passages, dense, lexical, sentences)
+        sentence_dense = SentenceDense.load(snap / "dense_sentences") \
+            if (snap / "dense_sentences" / "owner.npy").exists() else None
+        return cls(manifest, documents, passages, dense, lexical, sentences, sentence_dense)
 
 
 def _fsync_file(path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 from qa.chunking import Passage, chunk_document
 from qa.documents import Document, load_documents
 from qa.embedding import Embedder
-from qa.index import IndexMismatch, Manifest, PassageIndex
+from qa.index import IndexMismatch, Manifest, PassageIndex, sentence_texts
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     embedded_passages: int = 0
+    embedded_sentences: int = 0
     total_documents: int = 0
     total_passages: int = 0
     seconds: float = 0.0
@@ -72,18 +73,21 @@ def ingest(paths: list[Path], index_dir: Path, embedder: Embedder, chunk_words: 
     passages: list[Passage] = []
     vectors: list[np.ndarray] = []
     to_embed: list[int] = []
+    was: dict[int, int] = {}  # passage position -> its position in the old index, for kept passages
     for doc_id, d in docs.items():
         if doc_id in reuse:
             olds = old.passages_of(doc_id)
             vectors.append(old.vectors_of(doc_id))
             spans = [(p.start, p.end) for p in olds]
+            was.update({len(passages) + j: p.passage_id for j, p in enumerate(olds)})
         else:
             spans = chunk_document(d, chunk_words, overlap_words)
             to_embed.extend(range(len(passages), len(passages) + len(spans)))
             vectors.append(np.zeros((len(spans), embedder.dim), dtype=np.float32))
         for s, e in spans:
             passages.append(Passage(len(passages), doc_id, d.title, s, e, d.text[s:e]))
-    if not report.changed and old is not None:
+    upgrade = old is not None and old.sentence_dense is None  # a snapshot from before sentence vectors
+    if not report.changed and old is not None and not upgrade:
         report.total_documents, report.total_passages = len(old.documents), len(old.passages)
         report.seconds = time.perf_counter() - t0
         return report
@@ -91,11 +95,40 @@ def ingest(paths: list[Path], index_dir: Path, embedder: Embedder, chunk_words: 
     if to_embed:
         matrix[to_embed] = embedder.embed([passages[i].text for i in to_embed], progress=progress)
     report.embedded_passages = len(to_embed)
-    index = PassageIndex.build(manifest, list(docs.values()), passages, matrix)
+    sentences, report.embedded_sentences = _sentence_vectors(passages, was, old, embedder, progress)
+    index = PassageIndex.build(manifest, list(docs.values()), passages, matrix, sentences)
     index.save(index_dir)
     report.total_documents, report.total_passages = len(docs), len(passages)
     report.seconds = time.perf_counter() - t0
     return report
 
 
-__all__ = ["IngestReport", "IndexMismatch", "ingest"]
+def _sentence_vectors(passages: list[Passage], was: dict[int, int], old: PassageIndex | None,
+                      embedder: Embedder, progress: bool = False) -> tuple[np.ndarray, int]:
+    """One vector per sentence (numbered as ``sentence_texts`` does): kept passages keep theirs, the
+    rest are embedded. Returns the matrix and how many sentences were embedded."""
+    texts, owner = sentence_texts(passages)
+    matrix = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    starts = np.searchsorted(owner, np.arange(len(passages)))
+    ends = np.searchsorted(owner, np.arange(len(passages)), side="right")
+    missing: list[int] = []
+    for pos, (lo, hi) in enumerate(zip(starts, ends)):
+        kept = old.sentence_vectors_of(was[pos]) if old is not None and pos in was else None
+        if kept is not None and len(kept) == hi - lo:
+            matrix[lo:hi] = kept
+        else:
+            missing.extend(range(lo, hi))
+    if missing:
+        matrix[missing] = embedder.embed([texts[i] for i in missing], progress=progress)
+    return matrix, len(missing)
+
+
+def build_index(manifest: Manifest, documents: list[Document], passages: list[Passage],
+                embedder: Embedder) -> PassageIndex:
+    """An in-memory index of ``passages``, every passage and sentence embedded (benchmarks, calibration)."""
+    vectors = embedder.embed([p.text for p in passages])
+    sentences, _ = _sentence_vectors(passages, {}, None, embedder)
+    return PassageIndex.build(manifest, documents, passages, vectors, sentences)
+
+
+__all__ = ["IngestReport", "IndexMismatch", "build_index", "ingest"]

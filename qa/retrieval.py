@@ -20,7 +20,7 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "lexical")
 class Hit:
     passage: Passage
     score: float  # the ranking score of the chosen mode
-    dense_score: float | None = None  # cosine similarity, when the dense side saw this passage
+    dense_score: float | None = None  # dense side's score (passage and best-sentence cosine mixed), when it saw this passage
     lexical_score: float | None = None  # lexical side's score (0..1), when it saw this passage
 
 
@@ -34,11 +34,12 @@ class FusionParams:
     lexical_weight: float = _default("lexical_weight")  # share of the lexical side in the hybrid score
     candidates: int = _default("candidates")  # passages each side proposes before they are combined
     sentence_weight: float = _default("sentence_weight")  # share of the best sentence's BM25 in the lexical side
+    dense_sentence_weight: float = _default("dense_sentence_weight")  # share of the best sentence's cosine in the dense side
 
     @classmethod
     def from_settings(cls, settings) -> "FusionParams":
         """The fusion configured by the one settings object."""
-        return cls(settings.lexical_weight, settings.candidates, settings.sentence_weight)
+        return cls(settings.lexical_weight, settings.candidates, settings.sentence_weight, settings.dense_sentence_weight)
 
 
 class Retriever:
@@ -47,13 +48,33 @@ class Retriever:
         self.embedder = embedder
         self.fusion = fusion
 
-    def dense(self, query: str, k: int) -> list[tuple[int, float]]:
+    def dense_parts(self, query: str, k: int) -> tuple[dict[int, float], dict[int, float]]:
+        """Cosine of the passage and of its best sentence, for the top ``k`` passages of either kind.
+
+        Both scores are exact for every candidate, so that mixing them compares like with like.
+        The second dict is empty for an index without sentence vectors.
+        """
         n = self.index.dense.ntotal
         if not n:
-            return []
+            return {}, {}
         q = self.embedder.embed([query])
         scores, ids = self.index.dense.search(q, min(k, n))
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        passage = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
+        sentences = self.index.sentence_dense
+        if sentences is None:
+            return passage, {}
+        best = sentences.best_per_passage(q[0], 3 * k)
+        for i in set(best) - set(passage):
+            passage[i] = float(self.index.dense.reconstruct(i) @ q[0])
+        for i in set(passage) - set(best):
+            b = sentences.best_of(q[0], i)
+            best[i] = passage[i] if b is None else b
+        return passage, best
+
+    def dense(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Passage cosine and best-sentence cosine, mixed; best first."""
+        passage, sentence = self.dense_parts(query, max(k, self.fusion.candidates))
+        return mix_dense(passage, sentence, self.fusion.dense_sentence_weight)[:k]
 
     def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25 of the passage and of its best sentence, each over the query's best, mixed (0..1)."""
@@ -75,6 +96,14 @@ class Retriever:
         lexical = dict(self.lexical(query, n))
         fused = fuse(dense, lexical, self.fusion.lexical_weight)
         return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]
+
+
+def mix_dense(passage: dict[int, float], sentence: dict[int, float], sentence_weight: float) -> list[tuple[int, float]]:
+    """Passage cosine and best-sentence cosine mixed linearly, best first (passage cosine alone
+    where there are no sentence scores)."""
+    a = sentence_weight if sentence else 0.0
+    scores = {i: (1 - a) * c + a * sentence.get(i, c) for i, c in passage.items()}
+    return sorted(scores.items(), key=lambda x: (-x[1], x[0]))
 
 
 def mix_lexical(passage: dict[int, float], sentence: dict[int, float], sentence_weight: float) -> list[tuple[int, float]]:

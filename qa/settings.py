@@ -35,9 +35,11 @@ class Settings(BaseSettings):
     # retrieval
     top_k: int = Field(default=5, ge=1, le=50)
     retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    lexical_weight: float = Field(default=0.8, ge=0.0, le=1.0, description="weight of the lexical side in score fusion")
+    lexical_weight: float = Field(default=0.55, ge=0.0, le=1.0, description="weight of the lexical side in score fusion")
     sentence_weight: float = Field(default=0.8, ge=0.0, le=1.0,
                                    description="share of the best sentence's BM25 in the lexical side (rest: passage BM25)")
+    dense_sentence_weight: float = Field(default=0.7, ge=0.0, le=1.0,
+                                         description="share of the best sentence's cosine in the dense side (rest: passage cosine)")
     candidates: int = Field(default=50, ge=1, description="passages each retriever proposes before fusion")
 
     # reading

@@ -26,7 +26,7 @@ def test_ingest_builds_an_index_then_reports_nothing_new(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "5 added" in r.output and (out / "CURRENT").exists()
     r = runner.invoke(app, ["ingest", str(SEEDS), "--index", str(out)])
-    assert r.exit_code == 0 and "5 unchanged" in r.output and "0 passages embedded" in r.output
+    assert r.exit_code == 0 and "5 unchanged" in r.output and "0 passages and 0 sentences embedded" in r.output
 
 
 def test_ingest_of_a_missing_path_is_a_clear_error(tmp_path):

@@ -6,6 +6,7 @@ import shutil
 import faiss
 import pytest
 
+from qa.chunking import sentence_spans
 from qa.index import IndexMismatch, IndexNotFound, PassageIndex
 from qa.ingest import ingest
 
@@ -28,8 +29,9 @@ def test_incremental_ingest_embeds_only_new_or_changed(tmp_path, index_copy, emb
     (folder / "new_article.txt").write_text("New article\nThe parade was held in Hanoi on May 5.\n", encoding="utf-8")
     r = ingest([SEEDS, folder], index_copy, embedder, 120, 30)
     assert r.added == ["new_article"] and len(r.unchanged) == 5 and r.embedded_passages == 1
+    assert r.embedded_sentences == 2  # the new article's two sentences; the seeds' keep their vectors
     again = ingest([SEEDS, folder], index_copy, embedder, 120, 30)
-    assert not again.changed and again.embedded_passages == 0
+    assert not again.changed and again.embedded_passages == 0 and again.embedded_sentences == 0
     (folder / "new_article.txt").write_text("New article\nThe parade was held in Hue on May 6.\n", encoding="utf-8")
     changed = ingest([folder], index_copy, embedder, 120, 30)
     assert changed.updated == ["new_article"] and changed.embedded_passages == 1
@@ -39,6 +41,8 @@ def test_incremental_ingest_embeds_only_new_or_changed(tmp_path, index_copy, emb
     # kept vectors are the same as a fresh embedding of the same passage
     p = idx.passages_of("004_e78e7126cb0131b0")[0]
     assert float(idx.dense.reconstruct(p.passage_id) @ embedder.embed([p.text])[0]) > 0.999
+    first = p.text[slice(*sentence_spans(p.text)[0])]
+    assert float(idx.sentence_vectors_of(p.passage_id)[0] @ embedder.embed([first])[0]) > 0.999
 
 
 def test_failed_write_leaves_previous_index_loadable(tmp_path, index_copy, embedder, monkeypatch):
@@ -89,3 +93,25 @@ def test_snapshot_without_sentence_bm25_still_loads(index_copy):
     shutil.rmtree(snap / "lexical_sentences")  # as written before sentence BM25 existed
     idx = PassageIndex.load(index_copy)
     assert idx.sentences.lexical.size == len(idx.sentences.owner) > 0
+
+
+def test_sentence_vectors_are_saved_one_per_sentence_in_passage_order(seed_index_dir, embedder):
+    idx = PassageIndex.load(seed_index_dir)
+    sd = idx.sentence_dense
+    assert sd is not None and sd.dense.ntotal == len(sd.owner) == len(idx.sentences.owner)
+    assert list(sd.owner) == list(idx.sentences.owner)  # both sentence indexes number sentences alike
+    p = idx.passages[7]
+    texts = [p.text[s:e] for s, e in sentence_spans(p.text)]
+    assert len(sd.rows_of(p.passage_id)) == len(texts)
+    fresh = embedder.embed(texts)
+    assert (idx.sentence_vectors_of(p.passage_id) * fresh).sum(axis=1).min() > 0.999
+
+
+def test_snapshot_without_sentence_vectors_loads_and_next_ingest_adds_them(index_copy, embedder):
+    snap = index_copy / (index_copy / "CURRENT").read_text().strip()
+    shutil.rmtree(snap / "dense_sentences")  # as written before sentence vectors existed
+    idx = PassageIndex.load(index_copy)
+    assert idx.sentence_dense is None and idx.sentence_vectors_of(0) is None
+    r = ingest([SEEDS], index_copy, embedder, 120, 30)
+    assert r.embedded_passages == 0 and r.embedded_sentences == len(idx.sentences.owner)
+    assert PassageIndex.load(index_copy).sentence_dense.dense.ntotal == len(idx.sentences.owner)

@@ -3,7 +3,7 @@
 import pytest
 
 from qa.index import PassageIndex
-from qa.retrieval import Retriever, fuse
+from qa.retrieval import FusionParams, Retriever, fuse, mix_dense
 
 
 @pytest.fixture(scope="module")
@@ -52,15 +52,14 @@ def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_
     from qa.chunking import chunk_documents
     from qa.documents import Document
     from qa.index import Manifest
-    from qa.retrieval import FusionParams
+    from qa.ingest import build_index
 
     apart = ("The Political department met in Region 2 in May. The Commissar of the northern unit spoke. "
              "Military drills ended. The Region 2 Political school opened. The Commissar visited the Military school.")
     together = "Colonel Trinh Van Quyet is the Political Commissar of Military Region 2. He attended the meeting."
     docs = [Document("apart", "a", apart), Document("together", "t", together)]
     passages = chunk_documents(docs, 200, 0)
-    idx = PassageIndex.build(Manifest(embedder.name, embedder.dim, 200, 0), docs, passages,
-                             embedder.embed([p.text for p in passages]))
+    idx = build_index(Manifest(embedder.name, embedder.dim, 200, 0), docs, passages, embedder)
     q = "Who is the Political Commissar of Military Region 2?"
     assert idx.passages[idx.lexical.search(q, 1)[0][0]].doc_id == "apart"
     assert idx.sentences.best_per_passage(q, 10)[1] > idx.sentences.best_per_passage(q, 10)[0]
@@ -69,3 +68,28 @@ def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_
     mixed = Retriever(idx, embedder, FusionParams(sentence_weight=0.8))
     hits = mixed.search(q, 2, "lexical")
     assert hits[0].passage.doc_id == "together" and 0.0 < hits[1].score < hits[0].score <= 1.0
+
+
+def test_mix_dense_weighs_best_sentence_against_passage_cosine():
+    ranked = mix_dense({0: 0.6, 1: 0.4}, {0: 0.6, 1: 0.9}, 0.7)
+    assert dict(ranked) == pytest.approx({0: 0.6, 1: 0.3 * 0.4 + 0.7 * 0.9})
+    assert [i for i, _ in ranked] == [1, 0]
+    assert mix_dense({0: 0.6, 1: 0.4}, {}, 0.7) == [(0, 0.6), (1, 0.4)]  # no sentence vectors: passage cosine
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_dense_side_scores_match_brute_force_cosines(seed_index_dir, embedder, weight):
+    """Weight 0 ranks by whole-passage cosine, weight 1 by the passage's best sentence; both must
+    equal cosines computed here from scratch, for every passage returned."""
+    from qa.chunking import sentence_spans
+
+    idx = PassageIndex.load(seed_index_dir)
+    q = "Which Lao provinces does the province maintain cooperation with?"
+    qv = embedder.embed([q])[0]
+    expected = {}
+    for p in idx.passages:
+        texts = [p.text] if weight == 0.0 else [p.text[s:e] for s, e in sentence_spans(p.text)]
+        expected[p.passage_id] = float((embedder.embed(texts) @ qv).max())
+    got = Retriever(idx, embedder, FusionParams(dense_sentence_weight=weight)).dense(q, 10)
+    assert [i for i, _ in got] == sorted(expected, key=lambda i: -expected[i])[:10]
+    assert [s for _, s in got] == pytest.approx([expected[i] for i, _ in got], abs=1e-4)
