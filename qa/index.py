@@ -185,15 +185,10 @@ class SentenceDense:
             dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(dense, owner)
 
-    def rows_of(self, passage_id: int) -> np.ndarray:
-        """Sentence numbers of one passage (``owner`` is sorted)."""
-        lo, hi = np.searchsorted(self.owner, [passage_id, passage_id + 1])
-        return np.arange(lo, hi)
-
-    def vectors(self, rows: np.ndarray) -> np.ndarray:
-        if not len(rows):
-            return np.zeros((0, self.dense.d), dtype=np.float32)
-        return np.stack([self.dense.reconstruct(int(r)) for r in rows])
+    def vectors_of(self, passage_id: int) -> np.ndarray:
+        """The vectors of one passage's sentences, in order (its sentences are one run: ``owner`` is sorted)."""
+        lo, hi = (int(x) for x in np.searchsorted(self.owner, [passage_id, passage_id + 1]))
+        return self.dense.reconstruct_n(lo, hi - lo) if hi > lo else np.zeros((0, self.dense.d), dtype=np.float32)
 
     def best_per_passage(self, query_vector: np.ndarray, k: int) -> dict[int, float]:
         """Passage position -> cosine of its best sentence, for the passages of the top ``k`` sentences."""
@@ -210,8 +205,8 @@ class SentenceDense:
 
     def best_of(self, query_vector: np.ndarray, passage_id: int) -> float | None:
         """Cosine of the best sentence of one passage (None when it has no sentence)."""
-        rows = self.rows_of(passage_id)
-        return float(np.max(self.vectors(rows) @ query_vector)) if len(rows) else None
+        vectors = self.vectors_of(passage_id)
+        return float(np.max(vectors @ query_vector)) if len(vectors) else None
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -269,7 +264,7 @@ class PassageIndex:
         """The stored sentence vectors of one passage, or None when this snapshot has none."""
         if self.sentence_dense is None:
             return None
-        return self.sentence_dense.vectors(self.sentence_dense.rows_of(passage_id))
+        return self.sentence_dense.vectors_of(passage_id)
 
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [p for p in self.passages if p.doc_id == doc_id]

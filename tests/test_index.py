@@ -102,7 +102,7 @@ def test_sentence_vectors_are_saved_one_per_sentence_in_passage_order(seed_index
     assert list(sd.owner) == list(idx.sentences.owner)  # both sentence indexes number sentences alike
     p = idx.passages[7]
     texts = [p.text[s:e] for s, e in sentence_spans(p.text)]
-    assert len(sd.rows_of(p.passage_id)) == len(texts)
+    assert len(sd.vectors_of(p.passage_id)) == len(texts)
     fresh = embedder.embed(texts)
     assert (idx.sentence_vectors_of(p.passage_id) * fresh).sum(axis=1).min() > 0.999
 
