@@ -219,6 +219,10 @@ def reader_train(
     checkpoint_minutes: float = 10.0,
     resume: Annotated[bool, typer.Option(help="continue from OUT/checkpoint.pt")] = False,
     max_minutes: Annotated[float, typer.Option(help="stop with a checkpoint after this many minutes (0 = to the end)")] = 0.0,
+    bf16: Annotated[bool, typer.Option(help="bf16 autocast for the matrix products (weights stay fp32); faster on CPUs with AMX")] = False,
+    teacher: Annotated[str, typer.Option(help="trained reader folder whose start/end distributions are distilled into this one")] = "",
+    distill_alpha: Annotated[float, typer.Option(help="weight of the distillation loss (the rest: gold spans)")] = 0.7,
+    temperature: Annotated[float, typer.Option(help="distillation temperature")] = 2.0,
 ) -> None:
     """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
     from qa.reader.train import TrainConfig, train
@@ -232,8 +236,10 @@ def reader_train(
         max_length=max_length, stride=stride, batch_size=batch_size, grad_accum=grad_accum, lr=lr, warmup=warmup, epochs=epochs,
         seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
         max_examples_per_source=max_examples_per_source, max_answer_words=max_answer_words, checkpoint_minutes=checkpoint_minutes, resume=resume,
-        max_minutes=max_minutes,
+        max_minutes=max_minutes, bf16=bf16, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature,
     )
+    if teacher and not (Path(teacher) / "config.json").is_file():
+        _fail(f"no trained reader in {teacher} (config.json missing)")
     final = train(cfg)
     typer.echo(f"written {final}")
 

@@ -71,3 +71,27 @@ def pipeline(settings):
     from qa.answering import load_pipeline
 
     return load_pipeline(settings)
+
+
+# A tiny SQuAD-format file: two articles of four one-sentence paragraphs, one unanswerable question each.
+PARAS = [
+    ("The conference was held in Vinh city on April 24.", "Where was the conference held?", "Vinh city"),
+    ("Major General Ha Tan Tien is Deputy Commander.", "Who is Deputy Commander?", "Ha Tan Tien"),
+    ("The plan was issued on 18th September 2019.", "When was the plan issued?", "18th September 2019"),
+    ("Troops brought rice to children in Huoi Son village.", "What did troops bring?", "rice"),
+]
+
+
+@pytest.fixture
+def tiny_squad(tmp_path):
+    data = []
+    for a in range(2):
+        paras = []
+        for i, (ctx, q, ans) in enumerate(PARAS):
+            paras.append({"context": ctx, "qas": [{"id": f"a{a}p{i}", "question": q, "is_impossible": False,
+                                                     "answers": [{"text": ans, "answer_start": ctx.index(ans)}]}]})
+        paras[0]["qas"].append({"id": f"a{a}imp", "question": "Who won the match?", "is_impossible": True, "answers": []})
+        data.append({"title": f"art{a}", "paragraphs": paras})
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps({"version": "v2.0", "data": data}))
+    return path

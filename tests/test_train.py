@@ -1,9 +1,7 @@
 """Reader training code path on a tiny sample (tiny model), see qa/reader/train.py."""
 
-import json
 import random
 
-import pytest
 from transformers import AutoTokenizer
 
 from qa.reader.model import ExtractiveReader
@@ -11,30 +9,7 @@ from qa.reader.squad import load_squad
 from qa.reader.train import (TrainConfig, add_synthetic_negatives, build_features, drop_long_answers, epoch_batches,
                              train)
 
-from conftest import make_tiny_reader
-
-PARAS = [
-    ("The conference was held in Vinh city on April 24.", "Where was the conference held?", "Vinh city"),
-    ("Major General Ha Tan Tien is Deputy Commander.", "Who is Deputy Commander?", "Ha Tan Tien"),
-    ("The plan was issued on 18th September 2019.", "When was the plan issued?", "18th September 2019"),
-    ("Troops brought rice to children in Huoi Son village.", "What did troops bring?", "rice"),
-]
-
-
-@pytest.fixture
-def tiny_squad(tmp_path):
-    data = []
-    for a in range(2):
-        paras = []
-        for i, (ctx, q, ans) in enumerate(PARAS):
-            paras.append({"context": ctx, "qas": [{"id": f"a{a}p{i}", "question": q, "is_impossible": False,
-                                                     "answers": [{"text": ans, "answer_start": ctx.index(ans)}]}]})
-        paras[0]["qas"].append({"id": f"a{a}imp", "question": "Who won the match?", "is_impossible": True, "answers": []})
-        data.append({"title": f"art{a}", "paragraphs": paras})
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps({"version": "v2.0", "data": data}))
-    return path
-
+from conftest import PARAS, make_tiny_reader
 
 def test_features_label_answer_tokens_and_no_answer(tiny_squad, tiny_reader_dir):
     tok = AutoTokenizer.from_pretrained(tiny_reader_dir)
