@@ -79,3 +79,14 @@ def test_training_with_a_teacher_moves_the_student_towards_it_and_caches_the_tar
     # a second run over the same windows reads the cached teacher targets instead of loading the teacher again
     (teacher / "model.safetensors").rename(teacher / "gone.safetensors")
     train(cfg)
+
+
+def test_a_fraction_of_an_epoch_scores_only_the_windows_it_will_see(tiny_squad, tmp_path):
+    student = make_tiny_reader(tmp_path / "student", seed=0)
+    teacher = _sharp_teacher(tmp_path / "teacher")
+    cfg = TrainConfig(data=[str(tiny_squad)], out=str(tmp_path / "run"), base_model=str(student), max_length=64,
+                      stride=16, batch_size=2, epochs=0.4, threads=1, teacher=str(teacher), keep_negative_windows=1.0,
+                      synthetic_negatives=0.0)
+    train(cfg)
+    scored = torch.load(tmp_path / "run" / "teacher_logits.pt", weights_only=False)["targets"]
+    assert len(scored) == 4  # 10 windows, 5 batches of 2 per epoch, 0.4 epoch = 2 batches

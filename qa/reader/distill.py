@@ -74,8 +74,11 @@ def distill_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, t_start: 
 
 def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str], teacher_dir: str, cache: Path,
                     max_length: int, batch_size: int = 32, bf16: bool = True,
-                    checkpoint_minutes: float = 10.0) -> list[tuple[np.ndarray, np.ndarray]]:
+                    checkpoint_minutes: float = 10.0,
+                    only: set[int] | None = None) -> list[tuple[np.ndarray, np.ndarray] | None]:
     """Per student window, the teacher's (start, end) logits at the student's positions (fp16 arrays).
+
+    With ``only``, just those windows are scored (the others get None).
 
     ``feats[i]`` needs ``example`` (an index into ``questions``/``contexts``) and ``offsets`` (the student
     token offsets, None for non-context tokens). Partial results are saved to ``cache`` every
@@ -89,11 +92,12 @@ def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str]
             done = state["targets"]
         else:
             log.info("teacher cache %s is for other windows: recomputing", cache)
-    todo = sorted((i for i in range(len(feats)) if i not in done), key=lambda i: len(feats[i]["input_ids"]))
+    wanted = range(len(feats)) if only is None else sorted(only)
+    todo = sorted((i for i in wanted if i not in done), key=lambda i: len(feats[i]["input_ids"]))
     if todo:
         _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,
                lambda: _save(cache, key, done))
-    return [done[i] for i in range(len(feats))]
+    return [done.get(i) for i in range(len(feats))]
 
 
 def _save(cache: Path, key: list, done: dict) -> None:

@@ -261,17 +261,22 @@ def train(cfg: TrainConfig) -> Path:
     model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
     log.info("config %s", json.dumps(asdict(cfg)))
     feats, examples = prepare(cfg, tokenizer)
-    targets = None
-    if cfg.teacher:
-        targets = teacher_targets(feats, [e.question for e in examples], [e.context for e in examples], cfg.teacher,
-                                  out / "teacher_logits.pt", cfg.max_length, cfg.batch_size, bf16=True,
-                                  checkpoint_minutes=cfg.checkpoint_minutes)
-        for f in feats:
-            del f["offsets"]
     lengths = [len(f["input_ids"]) for f in feats]
     steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
     total_batches = int(steps_per_epoch * cfg.epochs)
     total_updates = math.ceil(total_batches / cfg.grad_accum)
+    targets = None
+    if cfg.teacher:
+        # only the windows this run will see (a fraction of an epoch sees a fraction of them)
+        needed: set[int] = set()
+        for ep in range(math.ceil(cfg.epochs)):
+            for b in epoch_batches(lengths, cfg.batch_size, cfg.seed, ep)[: total_batches - ep * steps_per_epoch]:
+                needed.update(b)
+        targets = teacher_targets(feats, [e.question for e in examples], [e.context for e in examples], cfg.teacher,
+                                  out / "teacher_logits.pt", cfg.max_length, cfg.batch_size, bf16=True,
+                                  checkpoint_minutes=cfg.checkpoint_minutes, only=needed)
+        for f in feats:
+            del f["offsets"]
 
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
