@@ -96,14 +96,15 @@ def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str]
     todo = sorted((i for i in wanted if i not in done), key=lambda i: len(feats[i]["input_ids"]))
     if todo:
         _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,
-               lambda: _save(cache, key, done))
+               lambda: atomic_save({"key": key, "targets": done}, cache))
     return [done.get(i) for i in range(len(feats))]
 
 
-def _save(cache: Path, key: list, done: dict) -> None:
-    tmp = cache.with_suffix(".tmp")
-    torch.save({"key": key, "targets": done}, tmp)
-    os.replace(tmp, cache)
+def atomic_save(obj, path: Path) -> None:
+    """torch.save through a temporary file, so an interrupted write never leaves a broken file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 
 def _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from qa.reader.distill import NEG, distill_loss, teacher_targets
+from qa.reader.distill import NEG, atomic_save, distill_loss, teacher_targets
 from qa.reader.squad import QAExample, load_many
 
 log = logging.getLogger("qa.reader.train")
@@ -236,12 +235,6 @@ def _padded_targets(rows: list[tuple], n: int) -> tuple[torch.Tensor, torch.Tens
     return t_start, t_end
 
 
-def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def train(cfg: TrainConfig) -> Path:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -298,7 +291,7 @@ def train(cfg: TrainConfig) -> Path:
         log.info("resumed from %s at batch %d/%d", ckpt, done, total_batches)
 
     def save_checkpoint():
-        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                       "batches_done": done, "torch_rng": torch.get_rng_state(), "config": asdict(cfg)}, ckpt)
         log.info("checkpoint at batch %d", done)
 
