@@ -92,7 +92,7 @@ def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str]
             done = state["targets"]
         else:
             log.info("teacher cache %s is for other windows: recomputing", cache)
-    wanted = range(len(feats)) if only is None else sorted(only)
+    wanted = range(len(feats)) if only is None else only
     todo = sorted((i for i in wanted if i not in done), key=lambda i: len(feats[i]["input_ids"]))
     if todo:
         _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,
