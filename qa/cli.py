@@ -223,6 +223,7 @@ def reader_train(
     teacher: Annotated[str, typer.Option(help="trained reader folder whose start/end distributions are distilled into this one")] = "",
     distill_alpha: Annotated[float, typer.Option(help="weight of the distillation loss (the rest: gold spans)")] = 0.7,
     temperature: Annotated[float, typer.Option(help="distillation temperature")] = 2.0,
+    device: Annotated[str, typer.Option(help="auto (a CUDA GPU where there is one), cpu or cuda")] = "auto",
 ) -> None:
     """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
     from qa.reader.train import TrainConfig, train
@@ -237,7 +238,10 @@ def reader_train(
         seed=seed, threads=threads, synthetic_negatives=synthetic_negatives, keep_negative_windows=keep_negative_windows,
         max_examples_per_source=max_examples_per_source, max_answer_words=max_answer_words, checkpoint_minutes=checkpoint_minutes, resume=resume,
         max_minutes=max_minutes, bf16=bf16, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature,
+        device=device,
     )
+    if device not in ("auto", "cpu", "cuda"):
+        _fail(f"--device {device!r}: use auto, cpu or cuda")
     if teacher and not (Path(teacher) / "config.json").is_file():
         _fail(f"no trained reader in {teacher} (config.json missing)")
     final = train(cfg)
@@ -254,6 +258,7 @@ def reader_eval(
     threads: int = 2,
     int8: Annotated[bool, typer.Option(help="evaluate the dynamically int8-quantised reader")] = False,
     dtype: Annotated[Optional[str], typer.Option(help="auto, float32 or bfloat16 (QA_READER_DTYPE)")] = None,
+    device: Annotated[str, typer.Option(help="cpu, or cuda to evaluate on a GPU")] = "cpu",
 ) -> None:
     """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
     _quiet_libraries()
@@ -265,7 +270,7 @@ def reader_eval(
         if not p.is_file():
             _fail(f"no such data file: {p}")
     try:
-        reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None,
+        reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None, device=device,
                                                 **({"dtype": dtype} if dtype else {}))
         reader.warm_up()
     except (ReaderNotFound, ValueError) as e:
@@ -274,6 +279,7 @@ def reader_eval(
     result["model"] = str(settings.reader_dir)
     result["int8"] = int8
     result["bf16"] = reader.bf16
+    result["device"] = device
     typer.echo(format_table(result))
     if out:
         write_json(result, out)

@@ -75,7 +75,7 @@ def distill_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, t_start: 
 def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str], teacher_dir: str, cache: Path,
                     max_length: int, batch_size: int = 32, bf16: bool = True,
                     checkpoint_minutes: float = 10.0,
-                    only: set[int] | None = None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+                    only: set[int] | None = None, device: torch.device | str = "cpu") -> list[tuple[np.ndarray, np.ndarray] | None]:
     """Per student window, the teacher's (start, end) logits at the student's positions (fp16 arrays).
 
     With ``only``, just those windows are scored (the others get None).
@@ -96,7 +96,7 @@ def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str]
     todo = sorted((i for i in wanted if i not in done), key=lambda i: len(feats[i]["input_ids"]))
     if todo:
         _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,
-               lambda: atomic_save({"key": key, "targets": done}, cache))
+               lambda: atomic_save({"key": key, "targets": done}, cache), torch.device(device))
     return [done.get(i) for i in range(len(feats))]
 
 
@@ -108,12 +108,12 @@ def atomic_save(obj, path: Path) -> None:
 
 
 def _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batch_size, bf16, checkpoint_minutes,
-           save) -> None:
+           save, device: torch.device) -> None:
     """Run the teacher over the windows ``todo`` (shortest first, so batches hold little padding)."""
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(teacher_dir)
-    model = AutoModelForQuestionAnswering.from_pretrained(teacher_dir, dtype=torch.float32).eval()
+    model = AutoModelForQuestionAnswering.from_pretrained(teacher_dir, dtype=torch.float32).eval().to(device)
     log.info("teacher %s scores %d windows (%d cached)", teacher_dir, len(todo), len(done))
     last = time.monotonic()
     bar = tqdm(total=len(todo), desc="teacher", unit="window", dynamic_ncols=True)
@@ -128,9 +128,9 @@ def _score(feats, todo, done, questions, contexts, teacher_dir, max_length, batc
                   truncation="only_second", max_length=max_length + 32, padding=True,
                   return_offsets_mapping=True, return_tensors="pt")
         offsets = enc.pop("offset_mapping").tolist()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = model(**enc)
-        ts, te = out.start_logits.float().numpy(), out.end_logits.float().numpy()
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(**{k: v.to(device) for k, v in enc.items()})
+        ts, te = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
         for r, (i, f, (a, _)) in enumerate(zip(todo[b : b + batch_size], chunk, spans)):
             seq = enc.sequence_ids(r)
             t_offs = [(o[0] + a, o[1] + a) if s == 1 else None for o, s in zip(offsets[r], seq)]

@@ -46,7 +46,7 @@ def cpu_has_bf16() -> bool:
 class ExtractiveReader:
     def __init__(self, model_dir: str | Path, max_length: int = 256, stride: int = 64, max_answer_tokens: int = 30,
                  batch_size: int = 16, threads: int = 2, no_answer_threshold: float | None = None,
-                 int8: bool = False, dtype: str = "auto") -> None:
+                 int8: bool = False, dtype: str = "auto", device: str = "cpu") -> None:
         self.model_dir = Path(model_dir)
         self.max_length = max_length
         self.stride = stride
@@ -60,6 +60,9 @@ class ExtractiveReader:
         if dtype not in ("auto", "float32", "bfloat16"):
             raise ValueError(f"reader dtype {dtype!r}: use auto, float32 or bfloat16")
         self.dtype = dtype
+        if device not in ("cpu", "cuda"):
+            raise ValueError(f"reader device {device!r}: use cpu or cuda")
+        self.device = device  # the service reads on the CPU; "cuda" serves held-out evaluation on a GPU
         self.bf16 = False  # resolved in warm_up()
         self.config: dict = {}
         self._model = None
@@ -99,9 +102,12 @@ class ExtractiveReader:
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
         self._model = AutoModelForQuestionAnswering.from_pretrained(
             self.model_dir, local_files_only=True, dtype=torch.float32
-        ).eval()
-        self.bf16 = not self.int8 and (self.dtype == "bfloat16" or (self.dtype == "auto" and cpu_has_bf16()))
+        ).eval().to(self.device)
+        auto_bf16 = cpu_has_bf16() if self.device == "cpu" else torch.cuda.is_bf16_supported()
+        self.bf16 = not self.int8 and (self.dtype == "bfloat16" or (self.dtype == "auto" and auto_bf16))
         if self.int8:
+            if self.device != "cpu":
+                raise ValueError("the int8 reader runs on the CPU only")
             import warnings
 
             with warnings.catch_warnings():
@@ -159,16 +165,17 @@ class ExtractiveReader:
         order = sorted(range(len(sample_map)), key=lambda w: len(enc["input_ids"][w]))  # little padding per batch
         start_logits: list = [None] * len(sample_map)
         end_logits: list = [None] * len(sample_map)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
             for b in range(0, len(order), self.batch_size):
                 rows = order[b : b + self.batch_size]
                 batch = self._tokenizer.pad({k: [enc[k][w] for w in rows] for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc},
                                             return_tensors="pt")
-                out = self._model(**batch)
+                out = self._model(**batch.to(self.device))
+                starts, ends = out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
                 for r, w in enumerate(rows):
                     n = len(enc["input_ids"][w])
-                    start_logits[w] = out.start_logits[r, :n].float().numpy()
-                    end_logits[w] = out.end_logits[r, :n].float().numpy()
+                    start_logits[w] = starts[r, :n]
+                    end_logits[w] = ends[r, :n]
 
         # A passage's no-answer score is its lowest over windows; its spans are judged against that.
         window_spans: list[list] = [[] for _ in passages]

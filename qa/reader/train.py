@@ -21,6 +21,7 @@ import torch
 from tqdm import tqdm
 
 from qa.reader.distill import NEG, atomic_save, distill_loss, teacher_targets
+from qa.reader.model import cpu_has_bf16
 from qa.reader.squad import QAExample, load_many
 
 log = logging.getLogger("qa.reader.train")
@@ -56,6 +57,16 @@ class TrainConfig:
     distill_alpha: float = 0.7  # loss = alpha * KL(teacher || student) * T^2 + (1 - alpha) * cross-entropy on the gold span
     temperature: float = 2.0
     bf16: bool = False  # matrix products in bf16 (autocast; weights and optimiser stay fp32): ~1.5-2x faster with AMX
+    device: str = "auto"  # "auto": a CUDA GPU when there is one, else the CPU
+
+
+def resolve_device(name: str) -> "torch.device":
+    """``auto`` is a CUDA GPU where there is one, else the CPU; ``cpu``/``cuda`` are taken as they are."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"device {name!r}: use auto, cpu or cuda")
+    return torch.device(name)
 
 
 def default_encoder_path() -> str:
@@ -247,12 +258,13 @@ def train(cfg: TrainConfig) -> Path:
     torch.set_num_threads(cfg.threads)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
+    device = resolve_device(cfg.device)
 
     base = cfg.base_model or default_encoder_path()
     tokenizer = AutoTokenizer.from_pretrained(base)
     # fp32 always: a shipped reader is stored in fp16 and would otherwise be trained in half precision
-    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32)
-    log.info("config %s", json.dumps(asdict(cfg)))
+    model = AutoModelForQuestionAnswering.from_pretrained(base, dtype=torch.float32).to(device)
+    log.info("config %s (device %s)", json.dumps(asdict(cfg)), device)
     feats, examples = prepare(cfg, tokenizer)
     lengths = [len(f["input_ids"]) for f in feats]
     steps_per_epoch = math.ceil(len(feats) / cfg.batch_size)
@@ -266,8 +278,9 @@ def train(cfg: TrainConfig) -> Path:
             for b in epoch_batches(lengths, cfg.batch_size, cfg.seed, ep)[: total_batches - ep * steps_per_epoch]:
                 needed.update(b)
         targets = teacher_targets(feats, [e.question for e in examples], [e.context for e in examples], cfg.teacher,
-                                  out / "teacher_logits.pt", cfg.max_length, cfg.batch_size, bf16=True,
-                                  checkpoint_minutes=cfg.checkpoint_minutes, only=needed)
+                                  out / "teacher_logits.pt", cfg.max_length, cfg.batch_size,
+                                  bf16=device.type == "cuda" or cpu_has_bf16(),  # bf16 where it is fast
+                                  checkpoint_minutes=cfg.checkpoint_minutes, only=needed, device=device)
         for f in feats:
             del f["offsets"]
 
@@ -282,7 +295,7 @@ def train(cfg: TrainConfig) -> Path:
     done = 0  # batches consumed
     ckpt = out / "checkpoint.pt"
     if cfg.resume and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -307,13 +320,13 @@ def train(cfg: TrainConfig) -> Path:
             if done >= min(total_batches, stop_at) or (cfg.max_minutes and time.monotonic() - started > cfg.max_minutes * 60):
                 stop_at = done
                 break
-            batch = collate([feats[k] for k in b], tokenizer.pad_token_id)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            batch = {k: v.to(device) for k, v in collate([feats[k] for k in b], tokenizer.pad_token_id).items()}
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 res = model(**batch)
             loss = res.loss
             if targets is not None:
                 t_start, t_end = _padded_targets([targets[k] for k in b], batch["input_ids"].shape[1])
-                kd = distill_loss(res.start_logits, res.end_logits, t_start, t_end, cfg.temperature)
+                kd = distill_loss(res.start_logits, res.end_logits, t_start.to(device), t_end.to(device), cfg.temperature)
                 loss = cfg.distill_alpha * kd + (1 - cfg.distill_alpha) * loss
             loss = loss / cfg.grad_accum
             loss.backward()
