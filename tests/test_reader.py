@@ -93,6 +93,13 @@ def test_reader_dtype_choice_bf16_reads_like_fp32(tiny_reader_dir):
         ExtractiveReader(tiny_reader_dir, dtype="float8")
 
 
+def test_reader_device_is_cpu_or_cuda_and_int8_stays_on_the_cpu(tiny_reader_dir):
+    with pytest.raises(ValueError, match="use cpu or cuda"):
+        ExtractiveReader(tiny_reader_dir, device="tpu")
+    with pytest.raises(ValueError, match="CPU only"):
+        ExtractiveReader(tiny_reader_dir, device="cuda", int8=True)
+
+
 def test_export_ships_fp16_weights_keeps_the_card_and_drops_the_old_policy(tiny_reader_dir, tmp_path):
     """A new export replaces the weights; a no-answer policy fitted to the old weights must not survive it."""
     import json

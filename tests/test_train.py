@@ -61,3 +61,15 @@ def test_train_a_few_steps_checkpoint_resume_and_load(tiny_squad, tmp_path):
     reader = ExtractiveReader(final, max_length=64, stride=16)
     spans = reader.read("Where was the conference held?", [PARAS[0][0]])
     assert spans[0][0].text in PARAS[0][0]
+
+
+def test_device_auto_is_a_gpu_only_where_there_is_one_and_unknown_devices_are_refused():
+    import pytest
+    import torch
+
+    from qa.reader.train import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="use auto, cpu or cuda"):
+        resolve_device("tpu")

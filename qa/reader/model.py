@@ -62,6 +62,8 @@ class ExtractiveReader:
         self.dtype = dtype
         if device not in ("cpu", "cuda"):
             raise ValueError(f"reader device {device!r}: use cpu or cuda")
+        if int8 and device != "cpu":
+            raise ValueError("the int8 reader runs on the CPU only")
         self.device = device  # the service reads on the CPU; "cuda" serves held-out evaluation on a GPU
         self.bf16 = False  # resolved in warm_up()
         self.config: dict = {}
@@ -106,8 +108,6 @@ class ExtractiveReader:
         auto_bf16 = cpu_has_bf16() if self.device == "cpu" else torch.cuda.is_bf16_supported()
         self.bf16 = not self.int8 and (self.dtype == "bfloat16" or (self.dtype == "auto" and auto_bf16))
         if self.int8:
-            if self.device != "cpu":
-                raise ValueError("the int8 reader runs on the CPU only")
             import warnings
 
             with warnings.catch_warnings():

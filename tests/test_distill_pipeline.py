@@ -1,0 +1,43 @@
+"""scripts/distill_pipeline.py (the recipe run on a lent GPU) end to end on the CPU with tiny random models:
+a teacher, three students, held-out figures for each, and the best student packed for the trip back."""
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO, make_tiny_reader
+from qa.reader.model import ExtractiveReader
+
+sys.path.insert(0, str(REPO / "scripts"))
+from weights_transport import unpack  # noqa: E402
+
+
+def test_pipeline_trains_teacher_and_students_and_packs_the_best(tiny_squad, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "squad_train.json").write_text(tiny_squad.read_text())
+    heldout = json.loads(tiny_squad.read_text())
+    for art in heldout["data"]:
+        art["title"] = "held-" + art["title"]
+        for p in art["paragraphs"]:
+            p["context"] = p["context"] + " "  # other paragraphs than the training ones
+            for q in p["qas"]:
+                q["id"] = "h" + q["id"]
+    (data / "dev.json").write_text(json.dumps(heldout))
+    teacher, student = make_tiny_reader(tmp_path / "t", seed=1), make_tiny_reader(tmp_path / "s", seed=2)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "distill_pipeline.py"), "--data-dir", str(data),
+                        "--heldout", str(data / "dev.json"), "--teacher-base", str(teacher), "--student-base", str(student),
+                        "--work", str(tmp_path / "work"), "--results", str(out), "--device", "cpu", "--tiny"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert [run["name"] for run in res["runs"]] == ["teacher", "student-a", "student-b", "control"]
+    assert all(len(run["heldout_hasans_f1"]) == 2 and run["eval"]["report"] for run in res["runs"])
+    assert res["runs"][1]["config"]["teacher"].endswith("teacher/final")
+    best = next(run for run in res["runs"] if run["name"] == res["best"])
+    assert sum(best["heldout_hasans_f1"]) == max(sum(run["heldout_hasans_f1"]) for run in res["runs"][1:])
+    folder = unpack(str(out / "best"), tmp_path / "best")
+    spans = ExtractiveReader(folder, max_length=64, stride=16).read("Where was the conference held?",
+                                                                    ["The conference was held in Vinh city."])
+    assert spans[0] and spans[0][0].text in "The conference was held in Vinh city."
