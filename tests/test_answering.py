@@ -58,13 +58,32 @@ def test_policy_from_reader_config_is_used(pipeline, tmp_path):
 
 
 def test_shipped_reader_answers_the_quick_start_question(seed_index_dir):
-    """The trained reader in models/reader (not the tiny one) finds the answer with a valid citation."""
+    """The trained reader in models/reader (not the tiny one) answers the README's question with a valid citation."""
     from qa.answering import load_pipeline
     from qa.settings import Settings
 
     p = load_pipeline(Settings(index_dir=seed_index_dir))
-    res = p.ask("Where was the 2018 coordination conference held?")
-    assert res.answers and res.answers[0].text == "Vinh city"
+    res = p.ask("On which morning was the coordination conference of the offices held?")
+    assert res.answers and res.answers[0].text == "April 24"
     c = res.answers[0].citations[0]
     assert c.doc_id == "004_e78e7126cb0131b0"
-    assert p.retriever.index.documents[c.doc_id].text[c.start : c.end] == "Vinh city"
+    assert p.retriever.index.documents[c.doc_id].text[c.start : c.end] == "April 24"
+
+
+def test_shipped_reader_end_to_end_on_the_seed_gold_set_stays_above_a_floor(seed_index_dir):
+    """One question is noise; the whole gold set (67 questions, eval/gold.jsonl) is the shipped reader's guard.
+
+    Floors sit a few points under what the shipped reader measures (v12: F1 75.2, no-answer 80%; v9 had 72.4,
+    73.3%), so a reader that regresses end to end fails here, not only in docs/BENCHMARKS.md.
+    """
+    from conftest import REPO
+    from qa.answering import load_pipeline
+    from qa.evaluation import evaluate_pipeline, load_gold
+    from qa.settings import Settings
+
+    p = load_pipeline(Settings(index_dir=seed_index_dir))
+    r = evaluate_pipeline(p, load_gold(REPO / "eval" / "gold.jsonl"))
+    assert r["questions"] == 67
+    assert r["f1"] >= 70.0, r["f1"]
+    assert r["no_answer_accuracy"] >= 66.0, r["no_answer_accuracy"]  # percentages
+    assert r["citation_validity"] == 100.0
