@@ -76,3 +76,9 @@ def test_bad_settings_are_a_clear_error_not_a_traceback(env, monkeypatch):
     monkeypatch.delenv("QA_READER_DTYPE")
     r = runner.invoke(app, ["ask", "Who?", "--top-k", "0"])
     assert r.exit_code == 2 and "top_k" in r.output
+
+
+def test_reader_train_refuses_an_unknown_device_before_training(tiny_squad, tmp_path):
+    r = runner.invoke(app, ["reader", "train", "--data", str(tiny_squad), "--out", str(tmp_path / "run"), "--device", "tpu"])
+    assert r.exit_code == 2 and "--device 'tpu'" in r.output
+    assert not (tmp_path / "run").exists()
