@@ -226,7 +226,7 @@ def reader_train(
     device: Annotated[str, typer.Option(help="auto (a CUDA GPU where there is one), cpu or cuda")] = "auto",
 ) -> None:
     """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
-    from qa.reader.train import TrainConfig, train
+    from qa.reader.train import TrainConfig, resolve_device, train
 
     for p in list(data) + list(holdout or []):
         if not p.is_file():
@@ -240,8 +240,10 @@ def reader_train(
         max_minutes=max_minutes, bf16=bf16, teacher=teacher, distill_alpha=distill_alpha, temperature=temperature,
         device=device,
     )
-    if device not in ("auto", "cpu", "cuda"):
-        _fail(f"--device {device!r}: use auto, cpu or cuda")
+    try:
+        resolve_device(device)  # the one place that knows the device names
+    except ValueError as e:
+        _fail(f"--{e}")
     if teacher and not (Path(teacher) / "config.json").is_file():
         _fail(f"no trained reader in {teacher} (config.json missing)")
     final = train(cfg)
