@@ -41,3 +41,12 @@ def test_pipeline_trains_teacher_and_students_and_packs_the_best(tiny_squad, tmp
     spans = ExtractiveReader(folder, max_length=64, stride=16).read("Where was the conference held?",
                                                                     ["The conference was held in Vinh city."])
     assert spans[0] and spans[0][0].text in "The conference was held in Vinh city."
+
+
+def test_an_unknown_student_recipe_is_refused_before_any_training(tmp_path):
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "distill_pipeline.py"), "--data-dir", str(tmp_path),
+                        "--heldout", str(tmp_path / "dev.json"), "--teacher-base", "t", "--student-base", "s",
+                        "--work", str(tmp_path / "work"), "--results", str(tmp_path / "out"), "--students", "student-b,nope"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode != 0 and "unknown student recipe(s) ['nope']" in r.stderr
+    assert not (tmp_path / "work").exists()

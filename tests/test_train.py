@@ -73,3 +73,13 @@ def test_device_auto_is_a_gpu_only_where_there_is_one_and_unknown_devices_are_re
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="use auto, cpu or cuda"):
         resolve_device("tpu")
+
+
+def test_two_runs_in_one_process_each_log_to_their_own_file_only(tiny_squad, tmp_path):
+    base = make_tiny_reader(tmp_path / "base")
+    for name in ("one", "two"):
+        train(TrainConfig(data=[str(tiny_squad)], out=str(tmp_path / name), base_model=str(base), max_length=64,
+                          stride=16, batch_size=2, epochs=1, threads=1, max_batches_this_run=1))
+    first = (tmp_path / "one" / "train.log").read_text()
+    assert '"out": "%s"' % (tmp_path / "one") in first and str(tmp_path / "two") not in first
+    assert str(tmp_path / "two") in (tmp_path / "two" / "train.log").read_text()

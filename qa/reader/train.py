@@ -247,14 +247,23 @@ def _padded_targets(rows: list[tuple], n: int) -> tuple[torch.Tensor, torch.Tens
 
 
 def train(cfg: TrainConfig) -> Path:
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
-
+    """Train (or resume) one run; its log goes to ``OUT/train.log`` and to this run's file only."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(out / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.INFO)
+    try:
+        return _train(cfg, out)
+    finally:  # several runs in one process (scripts/distill_pipeline.py) each keep their own log
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _train(cfg: TrainConfig, out: Path) -> Path:
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, get_linear_schedule_with_warmup
+
     torch.set_num_threads(cfg.threads)
     random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
