@@ -73,14 +73,15 @@ def main() -> None:
     unknown = [n for n in chosen if n not in STUDENTS]
     if unknown:
         raise SystemExit(f"unknown student recipe(s) {unknown}: choose from {sorted(STUDENTS)}")
+    device = resolve_device(args.device).type  # once: every run and every evaluation use the same device
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.monotonic()
     args.results.mkdir(parents=True, exist_ok=True)
     data = [str(args.data_dir / f) for f in DATA_FILES if (args.data_dir / f).exists()]
     common = dict(data=data, holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
                   synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
-                  max_answer_words=10, checkpoint_minutes=1e6, threads=min(8, os.cpu_count() or 1), device=args.device, log_every=100,
-                  bf16=resolve_device(args.device).type == "cuda")  # CPUs without AMX run bf16 far slower
+                  max_answer_words=10, checkpoint_minutes=1e6, threads=min(8, os.cpu_count() or 1), device=device, log_every=100,
+                  bf16=device == "cuda")  # CPUs without AMX run bf16 far slower
     if args.tiny:
         common.update(max_examples_per_source=6, max_length=96, stride=32, batch_size=4)
     eval_limit = 60 if args.tiny else 0
@@ -92,7 +93,7 @@ def main() -> None:
         cfg = TrainConfig(out=str(args.work / name), **{**common, **kw})
         final = train(cfg)
         trained_s = time.monotonic() - t0
-        reader = ExtractiveReader(final, dtype="float32", device=resolve_device(cfg.device).type, batch_size=64)
+        reader = ExtractiveReader(final, dtype="float32", device=device, batch_size=64)
         ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=eval_limit)
         ev.pop("data", None)
         row = {"name": name, "config": asdict(cfg), "train_seconds": round(trained_s, 1),
