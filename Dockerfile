@@ -12,6 +12,6 @@ COPY qa ./qa
 RUN pip install .
 COPY models ./models
 COPY seeds ./seeds
-ENV QA_READER_DIR=/app/models/reader QA_SEEDS_DIR=/app/seeds QA_INDEX_DIR=/app/index
+ENV QA_READER_DIR=/app/models/reader QA_SEEDS_DIR=/app/seeds QA_INDEX_DIR=/app/index QA_CACHE_DIR=/app/.cache
 EXPOSE 8000
 CMD ["qa", "serve"]

@@ -261,6 +261,7 @@ def reader_eval(
     int8: Annotated[bool, typer.Option(help="evaluate the dynamically int8-quantised reader")] = False,
     dtype: Annotated[Optional[str], typer.Option(help="auto, float32 or bfloat16 (QA_READER_DTYPE)")] = None,
     device: Annotated[str, typer.Option(help="cpu, or cuda to evaluate on a GPU")] = "cpu",
+    runtime: Annotated[Optional[str], typer.Option(help="auto, torch or onnx (QA_READER_RUNTIME)")] = None,
 ) -> None:
     """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
     _quiet_libraries()
@@ -273,7 +274,8 @@ def reader_eval(
             _fail(f"no such data file: {p}")
     try:
         reader = ExtractiveReader.from_settings(settings, int8=int8, no_answer_threshold=None, device=device,
-                                                **({"dtype": dtype} if dtype else {}))
+                                                **({"dtype": dtype} if dtype else {}),
+                                                **({"runtime": runtime} if runtime else {}))
         reader.warm_up()
     except (ReaderNotFound, ValueError) as e:
         _fail(str(e))
@@ -282,6 +284,7 @@ def reader_eval(
     result["int8"] = int8
     result["bf16"] = reader.bf16
     result["device"] = device
+    result["runtime"] = reader.runtime_used
     typer.echo(format_table(result))
     if out:
         write_json(result, out)

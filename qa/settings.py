@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     seeds_dir: Path = REPO_ROOT / "seeds"
     index_dir: Path = REPO_ROOT / "index"
     reader_dir: Path = REPO_ROOT / "models" / "reader"
+    cache_dir: Path = REPO_ROOT / ".cache"  # derived files that are rebuilt when missing (the reader's ONNX graph)
     embedding_model: str = Field(default="", description="folder of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2")
     embedding_name: str = "all-MiniLM-L6-v2"
 
@@ -51,6 +52,8 @@ class Settings(BaseSettings):
     reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU)")
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="bfloat16 where the CPU has bf16 kernels (auto), or force one")
+    reader_runtime: Literal["auto", "torch", "onnx"] = Field(
+        default="auto", description="onnx: fused ONNX Runtime kernels, fp32 on the CPU; auto: onnx unless bf16 or int8")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
 
     # runtime
