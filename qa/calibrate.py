@@ -86,16 +86,30 @@ def f1_at(rows: list[Row], probs: list[float], cutoff: float) -> float:
     return 100.0 * sum(r.f1 if p >= cutoff else r.null_f1 for r, p in zip(rows, probs)) / max(1, len(rows))
 
 
+UNANSWERABLE_KINDS = {"ooc": "out of corpus", "gone": "paragraph removed"}
+
+
+def unanswerable_kind(example: QAExample) -> str:
+    """Where an unanswerable question comes from: the data set itself (e.g. SQuAD 2.0's written-to-
+    mislead questions), a paragraph left out of the index, or another corpus."""
+    return UNANSWERABLE_KINDS.get(example.source.rsplit("+", 1)[-1], "in the data")
+
+
 def summarise(rows: list[Row], policy: NoAnswerPolicy) -> dict:
     probs = [policy.probability(r.features) for r in rows]
     has = [(r, p) for r, p in zip(rows, probs) if r.example.answers]
     no = [(r, p) for r, p in zip(rows, probs) if not r.example.answers]
+    by_kind: dict[str, list[bool]] = {}
+    for r, p in no:
+        by_kind.setdefault(unanswerable_kind(r.example), []).append(p < policy.cutoff)
     return {
         "questions": len(rows),
         "f1": f1_at(rows, probs, policy.cutoff),
         "HasAns_f1": 100.0 * sum(r.f1 if p >= policy.cutoff else 0.0 for r, p in has) / max(1, len(has)),
         "HasAns_f1_always_answer": 100.0 * sum(r.f1 for r, _ in has) / max(1, len(has)),
         "NoAns_accuracy": 100.0 * sum(p < policy.cutoff for _, p in no) / max(1, len(no)),
+        "NoAns_accuracy_by_kind": {kind: {"accuracy": 100.0 * sum(v) / len(v), "questions": len(v)}
+                                   for kind, v in sorted(by_kind.items())},
         "answerable": len(has),
         "unanswerable": len(no),
     }

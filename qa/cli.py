@@ -327,6 +327,8 @@ def reader_calibrate(
         r = result[part]
         typer.echo(f"{part:<30} F1 {r['f1']:5.1f}  HasAns F1 {r['HasAns_f1']:5.1f} (always answering {r['HasAns_f1_always_answer']:5.1f})"
                    f"  NoAns acc {r['NoAns_accuracy']:5.1f}  n={r['questions']}")
+        kinds = ", ".join(f"{k} {v['accuracy']:.1f} of {v['questions']}" for k, v in r["NoAns_accuracy_by_kind"].items())
+        typer.echo(f"{'':<30} NoAns acc by kind: {kinds}")
     typer.echo(f"policy: {result['policy']}")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)

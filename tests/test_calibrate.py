@@ -37,6 +37,12 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
     assert res["tune"]["questions"] + res["report"]["questions"] == 10
     assert res["tune"]["unanswerable"] + res["report"]["unanswerable"] == 6
     assert 0.0 <= res["report"]["NoAns_accuracy"] <= 100.0
+    # the unanswerable questions, told apart by where they come from: 4 of the data set's own, 2 out of corpus
+    kinds = {}
+    for part in ("tune", "report"):
+        for kind, v in res[part]["NoAns_accuracy_by_kind"].items():
+            kinds[kind] = kinds.get(kind, 0) + v["questions"]
+    assert kinds == {"in the data": 4, "out of corpus": 2}
 
 
 def test_removed_paragraphs_make_their_questions_unanswerable():
