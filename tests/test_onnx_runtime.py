@@ -98,3 +98,17 @@ def test_an_unwritable_cache_folder_still_gives_a_working_reader(tiny_reader_dir
     starts, ends = model({"input_ids": np.array([[101, 2073, 102]]), "attention_mask": np.ones((1, 3), int)})
     assert starts.shape == ends.shape == (1, 3)
     assert blocked.read_text().startswith("a file")
+
+
+def test_auto_falls_back_to_torch_when_the_graph_cannot_be_built_and_onnx_says_why(tiny_reader_dir, tmp_path,
+                                                                                   monkeypatch):
+    def broken_export(model_dir, out_path):
+        raise RuntimeError("exporter broke")
+
+    monkeypatch.setattr(onnx_runtime, "export_fused", broken_export)
+    auto = ExtractiveReader(tiny_reader_dir, dtype="float32", cache_dir=tmp_path)
+    assert auto.read("Where?", PASSAGES[:1])[0]  # still answers, with PyTorch
+    assert auto.runtime_used == "torch"
+    with pytest.raises(RuntimeError, match="exporter broke"):
+        ExtractiveReader(tiny_reader_dir, runtime="onnx", cache_dir=tmp_path).warm_up()
+    assert list(tmp_path.iterdir()) == []  # no half-written graph left in the cache

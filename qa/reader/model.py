@@ -7,6 +7,7 @@ Like a Haystack component: ``__init__`` only stores settings, ``warm_up()`` load
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from qa.reader.decoding import best_spans
+
+log = logging.getLogger(__name__)
 
 QA_CONFIG = "qa_config.json"  # our own settings beside the weights: tuned no-answer threshold etc.
 
@@ -120,8 +123,14 @@ class ExtractiveReader:
             self.runtime == "auto" and self.device == "cpu" and not self.int8 and not self.bf16
             and onnx_supported(self.model_dir))
         if use_onnx:
-            self._model = OnnxSpanModel(self.model_dir, self.threads, self.cache_dir)
-        else:
+            try:
+                self._model = OnnxSpanModel(self.model_dir, self.threads, self.cache_dir)
+            except Exception as exc:  # "auto" is a speed choice: any failure to build the graph falls back
+                if self.runtime == "onnx":
+                    raise
+                log.warning("ONNX Runtime reader unavailable (%s: %s); reading with PyTorch", type(exc).__name__, exc)
+                use_onnx = False
+        if not use_onnx:
             model = AutoModelForQuestionAnswering.from_pretrained(
                 self.model_dir, local_files_only=True, dtype=torch.float32
             ).eval().to(self.device)
