@@ -2,7 +2,8 @@
 
 On CPUs without bf16 kernels, PyTorch runs the reader in plain fp32. ONNX Runtime runs the very same
 weights faster once its transformer optimizer has fused each layer's attention, GELU and
-layer norms (BENCHMARKS: 51 vs 63 ms per 256-token window on 2 threads; logits agree to 1e-5).
+layer norms (BENCHMARKS, session 10: 49-53 vs 62-69 ms per 256-token window on 2 threads of a CPU
+without bf16 kernels; logits agree to 1e-5).
 
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first
 use and kept in a cache folder under a key made from the weights, the config and the library
@@ -16,6 +17,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +77,6 @@ def export_fused(model_dir: Path, out_path: Path) -> None:
     axes = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "start_logits", "end_logits")}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw.onnx"
-        import warnings
-
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
             torch.onnx.export(SpanLogits(model), (example, example, torch.zeros_like(example)), str(raw),
@@ -120,6 +120,10 @@ class OnnxSpanModel:
                 return
             except Exception as exc:  # a damaged cache file (e.g. a full disk): build it again
                 log.warning("rebuilding the cached reader graph %s: %s", self.path, exc)
+        self._export()
+        self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+
+    def _export(self) -> None:
         log.info("exporting the reader to ONNX (once per weights): %s", self.path)
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
         try:
@@ -127,7 +131,6 @@ class OnnxSpanModel:
             os.replace(partial, self.path)  # whole file or none: concurrent starts never see half a graph
         finally:
             partial.unlink(missing_ok=True)
-        self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         feed = {name: np.asarray(batch[name], dtype=np.int64) for name in INPUTS if name in batch}
