@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from qa.no_answer import NoAnswerPolicy, features
-from qa.reader.model import ExtractiveReader, SpanAnswer
+from qa.reader.model import ExtractiveReader, ReaderNotFound, SpanAnswer
 from qa.retrieval import Hit, Mode, Retriever
 
 
@@ -44,7 +44,10 @@ def policy_for_reader(reader: ExtractiveReader) -> NoAnswerPolicy:
     reader.warm_up()
     cfg = reader.config.get("no_answer_policy")
     if cfg and reader.threshold_override is None:
-        return NoAnswerPolicy.from_config(cfg)
+        try:
+            return NoAnswerPolicy.from_config(cfg)
+        except ValueError as e:
+            raise ReaderNotFound(f"{reader.model_dir}: {e}") from e
     return NoAnswerPolicy.margin_only(reader.no_answer_threshold)
 
 
@@ -77,7 +80,7 @@ class AnswerPipeline:
         for hit, passage_spans in zip(hits, spans):
             dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
             for s in passage_spans:
-                feats = features(question, s.text, hit.passage.text, s.margin, dense, share)
+                feats = features(question, hit.passage.text, s.start, s.end, s.margin, dense, share)
                 out.append(Candidate(hit, s, s.margin, dense, share, feats))
         return out
 

@@ -166,4 +166,5 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
         "report": summarise(report_rows, policy),
         "report_reader_threshold_only": summarise(report_rows, margin_only),
         "removed_paragraphs": len(gone),
+        "seed": seed,
     }

@@ -301,6 +301,7 @@ def reader_calibrate(
     foreign: Annotated[Optional[list[Path]], typer.Option(help="file(s) of other articles' questions, asked as out-of-corpus (unanswerable)")] = None,
     foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
     removed_share: Annotated[float, typer.Option(help="share of paragraphs left out of the index; their questions become unanswerable")] = 0.0,
+    seed: Annotated[int, typer.Option(help="draws the sample, the removed paragraphs and the out-of-corpus questions")] = 7,
 ) -> None:
     """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
     _quiet_libraries()
@@ -321,7 +322,7 @@ def reader_calibrate(
                        settings.chunk_words, settings.chunk_overlap_words,
                        FusionParams.from_settings(settings), limit,
                        foreign=load_many([str(p) for p in foreign]) if foreign else None, foreign_share=foreign_share,
-                       removed_share=removed_share)
+                       removed_share=removed_share, seed=seed)
     result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
     for part in ("tune", "report", "report_reader_threshold_only"):
         r = result[part]

@@ -7,12 +7,15 @@ is decided from what the pipeline knows about it (its *features*):
 2. dense cosine of the question and the passage;
 3. lexical share: the passage's lexical score (BM25 of passage and best sentence) over the best among those read;
 4. answer-type mismatch: the question asks for a number or a date and the span holds none;
-5. question coverage: the share of the question's content words that occur in the passage.
+5. question support: the share of the question's content words that occur around the span (the
+   span with ``SUPPORT_REACH`` characters either side of it).
 
-Every feature of a span is either shared by all spans of its passage or a property of the span
-that says whether it is *an* answer (type), never one that prefers some spans over others of the
-same kind: the policy's probability also ranks the answers, and a length feature, tried, made it
-cut names short ("Vo Van" for "Vo Van Hung").
+The policy's probability also ranks the answers, so no feature may favour a span for its form: a
+length feature, tried, made it cut names short ("Vo Van" for "Vo Van Hung"). Question support
+mostly looks at the text around the span, so a longer or shorter span of the same place scores
+nearly alike. It replaced coverage of the whole passage in session 11: an answer whose
+surroundings do not repeat what the question asks about is the usual mark of a passage on the right
+topic that lacks the answer (BENCHMARKS, "No-answer decision").
 
 ``NoAnswerPolicy`` is a logistic model over these, fitted through the real pipeline on held-out
 questions by ``qa reader calibrate`` (see ``qa/calibrate.py``) and stored in the reader's
@@ -26,7 +29,8 @@ import math
 import re
 from dataclasses import dataclass
 
-FEATURES = ("reader margin", "dense cosine", "lexical share", "answer type mismatch", "question coverage")
+FEATURES = ("reader margin", "dense cosine", "lexical share", "answer type mismatch", "question support")
+SUPPORT_REACH = 150  # characters either side of the span that count as its surroundings
 
 _NUMBER_QUESTION = re.compile(
     r"^\W*(how (many|much|long|old|far|big|large|tall|high|deep|wide)\b"
@@ -93,10 +97,17 @@ def question_coverage(question: str, passage: str) -> float:
     return sum(w in p for w in q) / len(q)
 
 
-def features(question: str, answer: str, passage: str, margin: float, dense: float,
+def question_support(question: str, passage: str, start: int, end: int, reach: int = SUPPORT_REACH) -> float:
+    """Share of the question's content words found in ``passage[start:end]`` or within ``reach``
+    characters before or after it."""
+    return question_coverage(question, passage[max(0, start - reach) : end + reach])
+
+
+def features(question: str, passage: str, start: int, end: int, margin: float, dense: float,
              lexical_share: float) -> tuple[float, ...]:
-    """The policy's inputs for one proposed answer, in the order of ``FEATURES``."""
-    return (margin, dense, lexical_share, type_mismatch(question, answer), question_coverage(question, passage))
+    """The policy's inputs for the span ``passage[start:end]``, in the order of ``FEATURES``."""
+    return (margin, dense, lexical_share, type_mismatch(question, passage[start:end]),
+            question_support(question, passage, start, end))
 
 
 # Features of "the reader proposed nothing at all": certainly not an answer.
@@ -120,6 +131,13 @@ class NoAnswerPolicy:
 
     @classmethod
     def from_config(cls, cfg: dict) -> "NoAnswerPolicy":
+        """The policy stored by ``to_config``. A policy fitted on features that this code computes
+        differently (its feature names differ) is refused: its weights would be applied to the wrong
+        inputs and silently decide "not found" on other grounds than it was fitted on."""
+        names = cfg.get("features")
+        if names is not None and list(names) != list(FEATURES[: len(cfg["weights"])]):
+            raise ValueError(f"the no-answer policy was fitted on the features {list(names)}, but this version "
+                             f"computes {list(FEATURES)}: refit it with `qa reader calibrate --write`")
         return cls(tuple(float(w) for w in cfg["weights"]), float(cfg["bias"]), float(cfg.get("cutoff", 0.5)))
 
     def probability(self, feats: tuple[float, ...]) -> float:

@@ -1,7 +1,12 @@
 """The pipeline joining retrieval and reading, see qa/answering.py."""
 
-from qa.answering import AnswerPipeline
-from qa.reader.model import ExtractiveReader
+import json
+import shutil
+
+import pytest
+
+from qa.answering import AnswerPipeline, policy_for_reader
+from qa.reader.model import ExtractiveReader, ReaderNotFound
 
 
 def _pipeline(pipeline, threshold):
@@ -40,11 +45,6 @@ def test_same_text_in_overlapping_passages_is_one_answer(pipeline):
 
 
 def test_policy_from_reader_config_is_used(pipeline, tmp_path):
-    import json
-    import shutil
-
-    from qa.answering import policy_for_reader
-
     d = tmp_path / "reader"
     shutil.copytree(pipeline.reader.model_dir, d)
     cfg = json.loads((d / "qa_config.json").read_text())
@@ -55,6 +55,17 @@ def test_policy_from_reader_config_is_used(pipeline, tmp_path):
     assert AnswerPipeline(pipeline.retriever, reader).ask("Who attended?").answers
     # an explicit threshold (QA_NO_ANSWER_THRESHOLD) overrides the stored policy
     assert policy_for_reader(ExtractiveReader(d, no_answer_threshold=1e6)).weights == (1.0,)
+
+
+def test_a_policy_fitted_on_other_features_stops_the_load_with_a_clear_message(pipeline, tmp_path):
+    d = tmp_path / "reader"
+    shutil.copytree(pipeline.reader.model_dir, d)
+    cfg = json.loads((d / "qa_config.json").read_text())
+    cfg["no_answer_policy"] = {"weights": [0.2, 1.8], "bias": -5.0, "cutoff": 0.3,
+                               "features": ["reader margin", "passage length"]}
+    (d / "qa_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ReaderNotFound, match="qa reader calibrate --write"):
+        policy_for_reader(ExtractiveReader(d))
 
 
 def test_shipped_reader_answers_the_quick_start_question(seed_index_dir):

@@ -43,6 +43,7 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
         for kind, v in res[part]["NoAns_accuracy_by_kind"].items():
             kinds[kind] = kinds.get(kind, 0) + v["questions"]
     assert kinds == {"in the data": 4, "out of corpus": 2}
+    assert res["seed"] == 7  # the split is recorded with the figures
 
 
 def test_removed_paragraphs_make_their_questions_unanswerable():
@@ -57,3 +58,4 @@ def test_removed_paragraphs_make_their_questions_unanswerable():
         assert (before.context in gone) == after.is_impossible  # exactly the removed paragraphs' questions
         assert after.question == before.question
     assert remove_paragraphs(exs, 0.3, seed=1)[1] == gone  # deterministic
+    assert remove_paragraphs(exs, 0.3, seed=2)[1] != gone  # `qa reader calibrate --seed` draws another split

@@ -2,7 +2,8 @@
 
 import pytest
 
-from qa.no_answer import FEATURES, NoAnswerPolicy, expected_type, features, question_coverage, type_mismatch
+from qa.no_answer import (FEATURES, NoAnswerPolicy, expected_type, features, question_coverage, question_support,
+                          type_mismatch)
 
 
 @pytest.mark.parametrize("question, kind", [
@@ -37,13 +38,34 @@ def test_question_coverage_counts_content_words_only():
     assert question_coverage("Population of Hue?", "Troops brought rice.") == 0.0
 
 
+def test_question_support_counts_only_the_text_around_the_span():
+    q = "Who commands the Military Region?"
+    far = "The Military Region held a meeting in spring." + " " * 200 + "Its budget was approved by Colonel Tran."
+    start = far.index("Colonel Tran")
+    # the question's words are in the passage but not within reach of the span: no support
+    assert question_support(q, far, start, start + len("Colonel Tran"), reach=150) == 0.0
+    assert question_coverage(q, far) == pytest.approx(2 / 3)
+    near = "Colonel Tran commands the Military Region."
+    assert question_support(q, near, 0, len("Colonel Tran")) == 1.0
+    assert question_support(q, far, start, start + 12, reach=10_000) == pytest.approx(2 / 3)
+
+
 def test_features_follow_the_declared_order():
-    f = features("How many fires occurred?", "most of the fires are small", "Most of the fires are small.",
+    passage = "Most of the fires are small."
+    f = features("How many fires occurred?", passage, 0, len("Most of the fires are small"),
                  margin=2.5, dense=0.4, lexical_share=1.0)
     assert len(f) == len(FEATURES)
-    assert f[:4] == (2.5, 0.4, 1.0, 1.0)
+    assert f[:4] == (2.5, 0.4, 1.0, 1.0)  # the span holds no number: type mismatch
     assert f[4] == pytest.approx(1 / 2)  # "fires" found, "occurred" not
-    assert features("How many fires occurred?", "12", "12 fires occurred", 2.5, 0.4, 1.0)[3:] == (0.0, 1.0)
+    assert features("How many fires occurred?", "12 fires occurred", 0, 2, 2.5, 0.4, 1.0)[3:] == (0.0, 1.0)
+
+
+def test_a_policy_fitted_on_other_features_is_refused():
+    fitted = NoAnswerPolicy((0.2, 1.8, 1.4, -0.5, 0.7), -5.1, 0.34).to_config()
+    assert NoAnswerPolicy.from_config(fitted).weights == (0.2, 1.8, 1.4, -0.5, 0.7)
+    stale = dict(fitted, features=fitted["features"][:4] + ["question coverage"])  # computed otherwise now
+    with pytest.raises(ValueError, match="refit"):
+        NoAnswerPolicy.from_config(stale)
 
 
 def test_policy_margin_only_and_logistic():
