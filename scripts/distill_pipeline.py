@@ -9,9 +9,15 @@ and the best student so far (by the sum of the two held-out articles' HasAns F1)
 
     python scripts/distill_pipeline.py --data-dir D --heldout D/squad_dev.json --teacher-base T \\
         --student-base S --work runs/gpu --results OUT [--students student-b,control] [--budget-minutes 7] [--tiny]
+        [--parallel --deadline-minutes 8]
 
 Session 9 ran the default order and its time budget stopped before "control", so v12 (student-b) has no
 teacher-free twin yet; ``--students student-b,control`` runs the pair first.
+
+``--parallel`` runs the students at the same time, each in its own process on the same GPU: a MiniLM
+batch leaves most of a big GPU idle (session 9: about 25 ms a step, mostly Python and kernel launches),
+so several students cost little more than one. Students without a teacher start beside the teacher.
+Whatever has not finished ``--deadline-minutes`` after the start is stopped and left out.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -44,6 +51,12 @@ STUDENTS = {
     "student-b": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5),
     # student-b without the teacher: what distillation itself adds
     "control": dict(lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5),
+    # session 12: student-b again with another seed (how much one seed moves the figures) ...
+    "student-b-s43": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=43, keep_negative_windows=0.5),
+    # ... with every answer-less window of long contexts kept (more "which entity" contrast per paragraph) ...
+    "neg-all": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=1.0),
+    # ... and with two more epochs (8 beat 4 in session 9)
+    "student-b10": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=44, keep_negative_windows=0.5),
 }
 
 
@@ -53,7 +66,7 @@ def heldout_f1(result: dict) -> tuple[float, float]:
             result.get("report", {}).get("always_answer", {}).get("HasAns_f1", 0.0))
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--heldout", type=Path, required=True)
@@ -65,68 +78,159 @@ def main() -> None:
     ap.add_argument("--teacher-epochs", type=float, default=2.0)
     ap.add_argument("--students", default="student-a,student-b,control",
                     help=f"comma-separated recipes, run in this order: {', '.join(STUDENTS)}")
+    ap.add_argument("--parallel", action="store_true", help="run the students at once, one process each")
+    ap.add_argument("--deadline-minutes", type=float, default=8.0,
+                    help="with --parallel: stop students still running this long after the start")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--tiny", action="store_true", help="a few questions per file and a few batches (a smoke test)")
-    args = ap.parse_args()
+    # internal: one student in its own process (what --parallel starts)
+    ap.add_argument("--only", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--teacher-final", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
 
+
+def common_config(args: argparse.Namespace, device: str) -> dict:
+    data = [str(args.data_dir / f) for f in DATA_FILES if (args.data_dir / f).exists()]
+    common = dict(data=data, holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
+                  synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
+                  max_answer_words=10, checkpoint_minutes=1e6, threads=args.threads or min(8, os.cpu_count() or 1),
+                  device=device, log_every=100,
+                  bf16=device == "cuda")  # CPUs without AMX run bf16 far slower
+    if args.tiny:
+        common.update(max_examples_per_source=6, max_length=96, stride=32, batch_size=4)
+    return common
+
+
+def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
+    """Train one run and measure it on the held-out articles; the row that results.json keeps."""
+    t0 = time.monotonic()
+    cfg = TrainConfig(out=str(args.work / name), **{**common_config(args, device), **kw})
+    final = train(cfg)
+    trained_s = time.monotonic() - t0
+    reader = ExtractiveReader(final, dtype="float32", device=device, batch_size=64)
+    ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=60 if args.tiny else 0)
+    ev.pop("data", None)
+    row = {"name": name, "config": asdict(cfg), "train_seconds": round(trained_s, 1),
+           "eval_seconds": round(time.monotonic() - t0 - trained_s, 1), "heldout_hasans_f1": heldout_f1(ev),
+           "eval": ev, "final": str(final)}
+    logging.info("%s: held-out HasAns F1 tune/report %.1f/%.1f (train %.0f s)", name, *row["heldout_hasans_f1"],
+                 trained_s)
+    return row
+
+
+def student_kwargs(name: str, args: argparse.Namespace, teacher_final: str) -> dict:
+    kw = dict(STUDENTS[name], base_model=args.student_base)
+    if kw.get("teacher"):
+        kw["teacher"] = teacher_final
+    else:
+        kw.pop("teacher", None)
+    if args.tiny:
+        kw["epochs"] = 1
+    return kw
+
+
+class Results:
+    """results.json, rewritten as each run finishes, and the best student so far packed beside it."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.data: dict = {"runs": [], "best": None}
+        self.best_sum = -1.0
+
+    def add(self, row: dict, student: bool) -> None:
+        self.data["runs"].append(row)
+        if student and sum(row["heldout_hasans_f1"]) > self.best_sum:
+            self.best_sum = sum(row["heldout_hasans_f1"])
+            for old in self.folder.glob("best.part*"):
+                old.unlink()
+            pack(Path(row["final"]), str(self.folder / "best"), part_mb=15, fp16=True)
+            self.data["best"] = row["name"]
+        self.save()
+
+    def save(self) -> None:
+        (self.folder / "results.json").write_text(json.dumps(self.data, indent=2))
+
+
+def run_parallel(args: argparse.Namespace, chosen: list[str], device: str, results: Results, started: float) -> None:
+    """Students at once, one process each; those without a teacher start beside the teacher's training."""
+    n_cpu = os.cpu_count() or 1
+    threads = max(1, n_cpu // (len(chosen) + 1))
+    procs: dict[str, subprocess.Popen] = {}
+
+    def launch(name: str, teacher_final: str) -> None:
+        cmd = [sys.executable, __file__, "--data-dir", str(args.data_dir), "--heldout", str(args.heldout),
+               "--teacher-base", args.teacher_base, "--student-base", args.student_base, "--work", str(args.work),
+               "--results", str(args.results), "--device", device, "--only", name, "--teacher-final", teacher_final,
+               "--threads", str(threads)] + (["--tiny"] if args.tiny else [])
+        (args.work / name).mkdir(parents=True, exist_ok=True)
+        log_file = open(args.work / name / "process.log", "w")
+        procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        logging.info("started %s (pid %d, %d threads)", name, procs[name].pid, threads)
+
+    for name in chosen:
+        if not STUDENTS[name].get("teacher"):
+            launch(name, "")
+    teacher = run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
+                                      epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
+    results.add(teacher, student=False)
+    for name in chosen:
+        if STUDENTS[name].get("teacher"):
+            launch(name, teacher["final"])
+    deadline = started + args.deadline_minutes * 60
+    pending = dict(procs)
+    while pending:
+        for name, proc in list(pending.items()):
+            if proc.poll() is None:
+                continue
+            del pending[name]
+            row_file = args.work / name / "row.json"
+            if proc.returncode == 0 and row_file.exists():
+                results.add(json.loads(row_file.read_text()), student=True)
+            else:
+                tail = (args.work / name / "process.log").read_text()[-2000:]
+                logging.error("%s failed (exit %s):\n%s", name, proc.returncode, tail)
+                results.data.setdefault("failed", []).append({"name": name, "exit": proc.returncode, "log_tail": tail})
+                results.save()
+        if pending and time.monotonic() > deadline:
+            for name, proc in pending.items():
+                proc.kill()
+                logging.info("deadline: %s stopped unfinished", name)
+                results.data.setdefault("stopped", []).append(name)
+            results.save()
+            break
+        time.sleep(2)
+
+
+def main() -> None:
+    args = parse_args()
     chosen = [n.strip() for n in args.students.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in STUDENTS]
+    unknown = [n for n in chosen + ([args.only] if args.only else []) if n not in STUDENTS]
     if unknown:
         raise SystemExit(f"unknown student recipe(s) {unknown}: choose from {sorted(STUDENTS)}")
     device = resolve_device(args.device).type  # once: every run and every evaluation use the same device
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.only:  # a child of --parallel: one student, its row written for the parent
+        row = run_one(args.only, student_kwargs(args.only, args, args.teacher_final), args, device)
+        (args.work / args.only / "row.json").write_text(json.dumps(row))
+        return
     started = time.monotonic()
-    args.results.mkdir(parents=True, exist_ok=True)
-    data = [str(args.data_dir / f) for f in DATA_FILES if (args.data_dir / f).exists()]
-    common = dict(data=data, holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
-                  synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
-                  max_answer_words=10, checkpoint_minutes=1e6, threads=min(8, os.cpu_count() or 1), device=device, log_every=100,
-                  bf16=device == "cuda")  # CPUs without AMX run bf16 far slower
-    if args.tiny:
-        common.update(max_examples_per_source=6, max_length=96, stride=32, batch_size=4)
-    eval_limit = 60 if args.tiny else 0
-    results: dict = {"runs": [], "best": None}
-    out_json = args.results / "results.json"
-
-    def run(name: str, **kw) -> dict:
-        t0 = time.monotonic()
-        cfg = TrainConfig(out=str(args.work / name), **{**common, **kw})
-        final = train(cfg)
-        trained_s = time.monotonic() - t0
-        reader = ExtractiveReader(final, dtype="float32", device=device, batch_size=64)
-        ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=eval_limit)
-        ev.pop("data", None)
-        row = {"name": name, "config": asdict(cfg), "train_seconds": round(trained_s, 1),
-               "eval_seconds": round(time.monotonic() - t0 - trained_s, 1), "heldout_hasans_f1": heldout_f1(ev),
-               "eval": ev, "final": str(final)}
-        logging.info("%s: held-out HasAns F1 tune/report %.1f/%.1f (train %.0f s)", name, *row["heldout_hasans_f1"],
-                     trained_s)
-        results["runs"].append(row)
-        out_json.write_text(json.dumps(results, indent=2))
-        return row
-
-    teacher = run("teacher", base_model=args.teacher_base, lr=5e-5, epochs=0.5 if args.tiny else args.teacher_epochs,
-                  seed=31)
-    students = [(name, {**STUDENTS[name], **({"teacher": teacher["final"]} if STUDENTS[name].get("teacher") else {})})
-                for name in chosen]
-    best_sum = -1.0
-    for name, kw in students:
-        if time.monotonic() - started > args.budget_minutes * 60:
-            logging.info("budget spent: %s not run", name)
-            continue
-        if args.tiny:
-            kw["epochs"] = 1
-        row = run(name, base_model=args.student_base, **kw)
-        if sum(row["heldout_hasans_f1"]) > best_sum:
-            best_sum = sum(row["heldout_hasans_f1"])
-            for old in args.results.glob("best.part*"):
-                old.unlink()
-            pack(Path(row["final"]), str(args.results / "best"), part_mb=15, fp16=True)
-            results["best"] = name
-            out_json.write_text(json.dumps(results, indent=2))
-    results["total_seconds"] = round(time.monotonic() - started, 1)
-    out_json.write_text(json.dumps(results, indent=2))
-    logging.info("done in %.0f s; best student: %s", results["total_seconds"], results["best"])
+    results = Results(args.results)
+    if args.parallel:
+        run_parallel(args, chosen, device, results, started)
+    else:
+        teacher = run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
+                                          epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
+        results.add(teacher, student=False)
+        for name in chosen:
+            if time.monotonic() - started > args.budget_minutes * 60:
+                logging.info("budget spent: %s not run", name)
+                continue
+            results.add(run_one(name, student_kwargs(name, args, teacher["final"]), args, device), student=True)
+    results.data["total_seconds"] = round(time.monotonic() - started, 1)
+    results.save()
+    logging.info("done in %.0f s; best student: %s", results.data["total_seconds"], results.data["best"])
 
 
 if __name__ == "__main__":

@@ -50,3 +50,26 @@ def test_an_unknown_student_recipe_is_refused_before_any_training(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode != 0 and "unknown student recipe(s) ['nope']" in r.stderr
     assert not (tmp_path / "work").exists()
+
+
+def test_parallel_students_run_in_their_own_processes_and_the_best_is_packed(tiny_squad, tmp_path):
+    """--parallel: the teacher-free student starts beside the teacher, the distilled one after it; both rows
+    come back to the parent's results.json, and the better of the two is packed."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "squad_train.json").write_text(tiny_squad.read_text())
+    teacher, student = make_tiny_reader(tmp_path / "t", seed=1), make_tiny_reader(tmp_path / "s", seed=2)
+    out = tmp_path / "out"
+    r = subprocess.run([sys.executable, str(REPO / "scripts" / "distill_pipeline.py"), "--data-dir", str(data),
+                        "--heldout", str(data / "squad_train.json"), "--teacher-base", str(teacher),
+                        "--student-base", str(student), "--work", str(tmp_path / "work"), "--results", str(out),
+                        "--device", "cpu", "--tiny", "--parallel", "--students", "student-b-s43,control"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["runs"][0]["name"] == "teacher"
+    assert sorted(run["name"] for run in res["runs"][1:]) == ["control", "student-b-s43"]
+    distilled = next(run for run in res["runs"] if run["name"] == "student-b-s43")
+    assert distilled["config"]["teacher"].endswith("teacher/final") and distilled["config"]["seed"] == 43
+    assert res["best"] in ("control", "student-b-s43") and list(out.glob("best.part*"))
+    assert "failed" not in res and "stopped" not in res
