@@ -364,6 +364,31 @@ def reader_export(
     typer.echo(f"exported {model} -> {out}")
 
 
+@reader_app.command("cloze")
+def reader_cloze(
+    data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose paragraphs are used (repeat)")],
+    out: Annotated[Path, typer.Option(help="where to write the questions (SQuAD format)")],
+    per_paragraph: Annotated[int, typer.Option(min=1, help="questions per paragraph, from different sentences")] = 3,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Template questions over names, numbers and dates in the files' paragraphs: distillation inputs."""
+    import collections
+
+    from qa.reader.cloze import make_cloze
+
+    missing = [str(p) for p in data if not p.is_file()]
+    if missing:
+        _fail(f"no such file: {', '.join(missing)}")
+    try:
+        made = make_cloze(data, per_paragraph=per_paragraph, seed=seed)
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
+        _fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(made, ensure_ascii=False))
+    kinds = collections.Counter(q["kind"] for art in made["data"] for p in art["paragraphs"] for q in p["qas"])
+    typer.echo(f"{sum(kinds.values())} questions ({', '.join(f'{k} {n}' for k, n in kinds.most_common())}) -> {out}")
+
+
 def main() -> None:  # console-script entry point
     app()
 

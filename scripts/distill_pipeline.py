@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from qa.reader.cloze import make_cloze  # noqa: E402
 from qa.reader.evaluate import evaluate  # noqa: E402
 from qa.reader.model import ExtractiveReader  # noqa: E402
 from qa.reader.train import TrainConfig, resolve_device, train  # noqa: E402
@@ -42,6 +43,8 @@ from weights_transport import pack  # noqa: E402
 
 # v9's data mix (models/reader/README.md): every file but the held-out one, answers over 10 words left out
 DATA_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json", "fairytaleqa.json", "policyqa.json", "covidqa.json")
+# whose paragraphs the "cloze" recipes ask template questions over: the encyclopedic ones, like the held-out articles
+CLOZE_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json")
 
 
 # Student recipes, run in the order --students names them. "teacher": True means distilled from this run's teacher.
@@ -57,6 +60,15 @@ STUDENTS = {
     "neg-all": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=1.0),
     # ... and with two more epochs (8 beat 4 in session 9)
     "student-b10": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=44, keep_negative_windows=0.5),
+    # after session 12: student-b10 with template questions over the encyclopedic paragraphs added (``cloze``:
+    # questions per paragraph, qa/reader/cloze.py), the teacher's distributions on them as targets; the same
+    # seed as student-b10 above, and a second seed beside a plain twin, since one seed moves the figures by 1-2
+    "cloze-b10": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=44, keep_negative_windows=0.5,
+                      cloze=3),
+    "cloze-b10-s45": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=45,
+                          keep_negative_windows=0.5, cloze=3),
+    "student-b10-s45": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=45,
+                            keep_negative_windows=0.5),
 }
 
 
@@ -119,8 +131,21 @@ def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
     return row
 
 
+def cloze_file(args: argparse.Namespace, per_paragraph: int) -> Path:
+    """The template questions a ``cloze`` recipe adds, made once per run folder from CLOZE_FILES."""
+    path = args.work / f"cloze-{per_paragraph}.json"
+    if not path.exists():
+        sources = [args.data_dir / f for f in CLOZE_FILES if (args.data_dir / f).exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make_cloze(sources, per_paragraph=per_paragraph)))
+    return path
+
+
 def student_kwargs(name: str, args: argparse.Namespace, teacher_final: str) -> dict:
     kw = dict(STUDENTS[name], base_model=args.student_base)
+    per_paragraph = kw.pop("cloze", 0)
+    if per_paragraph:
+        kw["data"] = common_config(args, "cpu")["data"] + [str(cloze_file(args, per_paragraph))]
     if kw.get("teacher"):
         kw["teacher"] = teacher_final
     else:
@@ -216,6 +241,9 @@ def main() -> None:
         (args.work / args.only / "row.json").write_text(json.dumps(row))
         return
     started = time.monotonic()
+    for name in chosen:  # made before any student starts: parallel students only read them
+        if STUDENTS[name].get("cloze"):
+            cloze_file(args, STUDENTS[name]["cloze"])
     results = Results(args.results)
     if args.parallel:
         run_parallel(args, chosen, device, results, started)

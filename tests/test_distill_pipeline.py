@@ -53,8 +53,8 @@ def test_an_unknown_student_recipe_is_refused_before_any_training(tmp_path):
 
 
 def test_parallel_students_run_in_their_own_processes_and_the_best_is_packed(tiny_squad, tmp_path):
-    """--parallel: the teacher-free student starts beside the teacher, the distilled one after it; both rows
-    come back to the parent's results.json, and the better of the two is packed."""
+    """--parallel: the teacher-free student starts beside the teacher, the distilled ones after it; every row
+    comes back to the parent's results.json, and the best is packed."""
     data = tmp_path / "data"
     data.mkdir()
     (data / "squad_train.json").write_text(tiny_squad.read_text())
@@ -63,13 +63,19 @@ def test_parallel_students_run_in_their_own_processes_and_the_best_is_packed(tin
     r = subprocess.run([sys.executable, str(REPO / "scripts" / "distill_pipeline.py"), "--data-dir", str(data),
                         "--heldout", str(data / "squad_train.json"), "--teacher-base", str(teacher),
                         "--student-base", str(student), "--work", str(tmp_path / "work"), "--results", str(out),
-                        "--device", "cpu", "--tiny", "--parallel", "--students", "student-b-s43,control"],
+                        "--device", "cpu", "--tiny", "--parallel", "--students", "student-b-s43,control,cloze-b10"],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     res = json.loads((out / "results.json").read_text())
     assert res["runs"][0]["name"] == "teacher"
-    assert sorted(run["name"] for run in res["runs"][1:]) == ["control", "student-b-s43"]
+    assert sorted(run["name"] for run in res["runs"][1:]) == ["cloze-b10", "control", "student-b-s43"]
     distilled = next(run for run in res["runs"] if run["name"] == "student-b-s43")
     assert distilled["config"]["teacher"].endswith("teacher/final") and distilled["config"]["seed"] == 43
-    assert res["best"] in ("control", "student-b-s43") and list(out.glob("best.part*"))
+    # the cloze recipe trains on the same files plus the template questions made from them
+    cloze = next(run for run in res["runs"] if run["name"] == "cloze-b10")
+    assert cloze["config"]["data"][:-1] == distilled["config"]["data"]
+    assert cloze["config"]["data"][-1].endswith("cloze-3.json")
+    made = json.loads((tmp_path / "work" / "cloze-3.json").read_text())
+    assert sum(len(p["qas"]) for art in made["data"] for p in art["paragraphs"]) > 0
+    assert res["best"] in ("control", "student-b-s43", "cloze-b10") and list(out.glob("best.part*"))
     assert "failed" not in res and "stopped" not in res
