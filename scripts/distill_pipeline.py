@@ -102,9 +102,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
+def data_files(args: argparse.Namespace) -> list[str]:
+    return [str(args.data_dir / f) for f in DATA_FILES if (args.data_dir / f).exists()]
+
+
 def common_config(args: argparse.Namespace, device: str) -> dict:
-    data = [str(args.data_dir / f) for f in DATA_FILES if (args.data_dir / f).exists()]
-    common = dict(data=data, holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
+    common = dict(data=data_files(args), holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
                   synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
                   max_answer_words=10, checkpoint_minutes=1e6, threads=args.threads or min(8, os.cpu_count() or 1),
                   device=device, log_every=100,
@@ -145,7 +148,7 @@ def student_kwargs(name: str, args: argparse.Namespace, teacher_final: str) -> d
     kw = dict(STUDENTS[name], base_model=args.student_base)
     per_paragraph = kw.pop("cloze", 0)
     if per_paragraph:
-        kw["data"] = common_config(args, "cpu")["data"] + [str(cloze_file(args, per_paragraph))]
+        kw["data"] = data_files(args) + [str(cloze_file(args, per_paragraph))]
     if kw.get("teacher"):
         kw["teacher"] = teacher_final
     else:
@@ -190,8 +193,8 @@ def run_parallel(args: argparse.Namespace, chosen: list[str], device: str, resul
                "--results", str(args.results), "--device", device, "--only", name, "--teacher-final", teacher_final,
                "--threads", str(threads)] + (["--tiny"] if args.tiny else [])
         (args.work / name).mkdir(parents=True, exist_ok=True)
-        log_file = open(args.work / name / "process.log", "w")
-        procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
+        with open(args.work / name / "process.log", "w") as log_file:  # the child keeps its own handle
+            procs[name] = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)
         logging.info("started %s (pid %d, %d threads)", name, procs[name].pid, threads)
 
     for name in chosen:
