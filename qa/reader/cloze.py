@@ -48,8 +48,7 @@ _ORGANISATION = re.compile(
     r"Committee|Commission|Court|Parliament|Congress|Senate|Government|Republic|Kingdom|Empire|River|Mountains?|"
     r"Island|Ocean|Sea|Lake|City|State|County|Province|Bowl|Cup|Stadium|Award|Prize|War|Act|Treaty)\b"
 )
-_ASK = {"date": "what date", "year": "what year", "percent": "what percentage", "number": "how many",
-        "name": "what"}
+_ASK = {"date": "what date", "year": "what year", "percent": "what percentage", "number": "how many"}  # names: who/what
 
 
 @dataclass(frozen=True)
