@@ -133,6 +133,12 @@ def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
     return row
 
 
+def run_teacher(args: argparse.Namespace, device: str) -> dict:
+    """The all-mpnet-base-v2 teacher: session 9's recipe (lr 5e-5, seed 31)."""
+    return run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
+                                   epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
+
+
 def cloze_file(args: argparse.Namespace, per_paragraph: int) -> Path:
     """The template questions a ``cloze`` recipe adds, made once per run folder from CLOZE_FILES."""
     path = args.work / f"cloze-{per_paragraph}.json"
@@ -199,8 +205,7 @@ def run_parallel(args: argparse.Namespace, chosen: list[str], device: str, resul
     for name in chosen:
         if not STUDENTS[name].get("teacher"):
             launch(name, "")
-    teacher = run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
-                                      epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
+    teacher = run_teacher(args, device)
     results.add(teacher, student=False)
     for name in chosen:
         if STUDENTS[name].get("teacher"):
@@ -250,8 +255,7 @@ def main() -> None:
     if args.parallel:
         run_parallel(args, chosen, device, results, started)
     else:
-        teacher = run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
-                                          epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
+        teacher = run_teacher(args, device)
         results.add(teacher, student=False)
         for name in chosen:
             if time.monotonic() - started > args.budget_minutes * 60:
