@@ -94,11 +94,11 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str]]:
     return sorted(taken)
 
 
-def _question(sentence: str, start: int, end: int, kind: str, replace_from: int | None = None) -> str | None:
-    """The sentence with [replace_from:end] replaced by a question phrase and a question mark; None where the
-    phrase would not read ("how many" needs a counted word after it)."""
+def _question(sentence: str, replace_from: int, start: int, end: int, kind: str) -> str | None:
+    """The sentence with [replace_from:end] replaced by a question phrase and a question mark (the answer is
+    [start:end]); None where the phrase would not read ("how many" needs a counted word after it)."""
     answer = sentence[start:end]
-    before, after = sentence[: start if replace_from is None else replace_from].rstrip(), sentence[end:].lstrip()
+    before, after = sentence[:replace_from].rstrip(), sentence[end:].lstrip()
     if kind == "name":  # a person's name most often opens a sentence as its subject: "Kurt Coleman recorded ..."
         person = not before and 2 <= len(answer.split()) <= 3 and not _ORGANISATION.search(answer)
         ask = "who" if person else "what"
@@ -124,7 +124,7 @@ def cloze_questions(context: str, rng: random.Random, per_paragraph: int,
         found = []
         for rs, cs, ce, kind in _candidates(sentence):
             answer = sentence[cs:ce]
-            question = _question(sentence, cs, ce, kind, rs)
+            question = _question(sentence, rs, cs, ce, kind)
             if question is None or answer.lower() in question.lower() or len(question.split()) < 4:
                 continue
             found.append(ClozeQuestion(question, answer, s + cs, kind))
