@@ -68,6 +68,11 @@ STUDENTS = {
                     cloze=3),
     "cloze-b-s43": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=43,
                         keep_negative_windows=0.5, cloze=3),
+    # session 13, with cloze-b's teacher after it beat its twin: another seed, and twice the template questions
+    "cloze-b-s44": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=44,
+                        keep_negative_windows=0.5, cloze=3),
+    "cloze6-b": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42,
+                     keep_negative_windows=0.5, cloze=6),
 }
 
 
