@@ -79,3 +79,20 @@ def test_parallel_students_run_in_their_own_processes_and_the_best_is_packed(tin
     assert sum(len(p["qas"]) for art in made["data"] for p in art["paragraphs"]) > 0
     assert res["best"] in ("control", "student-b-s43", "cloze-b") and list(out.glob("best.part*"))
     assert "failed" not in res and "stopped" not in res
+
+
+def test_every_student_recipe_is_a_valid_training_config(tiny_squad, tmp_path):
+    """A recipe with a misspelt setting would only fail on the GPU machine, after the device minutes of the
+    teacher; here each one is turned into the TrainConfig its child process would build."""
+    import distill_pipeline as dp
+    from qa.reader.train import TrainConfig
+
+    (tmp_path / "squad_train.json").write_text(tiny_squad.read_text())
+    args = dp.parse_args(["--data-dir", str(tmp_path), "--heldout", str(tmp_path / "dev.json"), "--teacher-base", "t",
+                          "--student-base", "s", "--work", str(tmp_path / "work"), "--results", str(tmp_path / "out")])
+    for name, recipe in dp.STUDENTS.items():
+        kw = dp.student_kwargs(name, args, "teacher/final")
+        cfg = TrainConfig(out=str(tmp_path / name), **{**dp.common_config(args, "cpu"), **kw})
+        assert cfg.seed == recipe["seed"] and cfg.epochs == recipe["epochs"]
+        assert (cfg.teacher == "teacher/final") == bool(recipe.get("teacher")), name
+        assert (len(cfg.data) == 2) == bool(recipe.get("cloze")), name  # the template file joins the data
