@@ -6,7 +6,7 @@ import random
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.reader.cloze import cloze_questions, make_cloze
+from qa.reader.cloze import _candidates, cloze_questions, make_cloze
 
 PARAGRAPH = ("Kurt Coleman recorded an interception in the fourth quarter. The stadium holds 68,500 fans. "
              "The game was played on February 7, 2016, at Levi's Stadium. However the rain stopped early.")
@@ -72,3 +72,25 @@ def test_cli_writes_the_questions_and_refuses_a_file_that_is_not_squad(tiny_squa
     bad.write_text('{"rows": []}')
     r = runner.invoke(app, ["reader", "cloze", "--data", str(bad), "--out", str(tmp_path / "x.json")])
     assert r.exit_code == 2 and "not a SQuAD-format file" in r.output and not (tmp_path / "x.json").exists()
+
+
+def _answers(sentence: str) -> list[str]:
+    """Every answer the sentence offers, in order."""
+    return [sentence[s:e] for _, s, e, _ in _candidates(sentence)]
+
+
+def test_a_name_keeps_its_initials_and_its_number():
+    # a fragment ("Reilly", "Jay", "Bowl" + "50") would teach the reader to cut names short
+    assert "John C. Reilly" in _answers("Later John C. Reilly sang on all the tracks of the album.")
+    assert "Jay Z" in _answers("She was inspired by Jay Z and by Etta James.")
+    answers = _answers("The Broncos won Super Bowl 50 and the Colonel of Military Region 2 attended it.")
+    assert "Super Bowl 50" in answers and "Colonel of Military Region 2" in answers and "50" not in answers
+    q = next(q for q in cloze_questions("Super Bowl 50 was played in the rain at the stadium.", random.Random(0), 1)
+             if q.answer == "Super Bowl 50")
+    assert q.question == "What was played in the rain at the stadium?"  # a name with a number is not a person
+
+
+def test_adjectives_of_peoples_possessives_and_month_years_are_not_names():
+    assert _answers("She is an American actress who lives in Ohio.") == ["Ohio"]
+    assert _answers("It extends Galileo's insight into the motion of bodies in 1638.") == ["1638"]
+    assert _answers("The game was held in May 2016 before 70,000 fans.") == ["2016", "70,000"]

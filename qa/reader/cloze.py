@@ -27,15 +27,21 @@ from pathlib import Path
 from qa.chunking import sentence_spans
 
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_WORD = r"(?:[A-Z][\w'’.-]*[A-Za-z]|[A-Z]\.?(?![\w'’]))"  # a capitalised word, or an initial
 # most specific first: a date holds a year and a number, a year is a number
 _KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:,\s+\d{{4}})?\b|\b\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?\b")),
     ("year", re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b(?!\s*(?:%|percent|people|million|billion))")),
     ("percent", re.compile(r"\b\d+(?:\.\d+)?\s*(?:%|percent\b)")),
     ("number", re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w.,])\d+(?:\.\d+)?(?![\w.,%])")),
-    # a run of capitalised words, joined by "of"/"the"/"and"/"de" inside it
-    ("name", re.compile(r"\b[A-Z][\w'’.-]*[A-Za-z](?:\s+(?:(?:of|the|and|de|von|van|du|la)\s+)*[A-Z][\w'’.-]*[A-Za-z])*")),
+    # a run of capitalised words and initials ("John C. Reilly", "Jay Z"), joined by "of"/"the"/"and"/"de" inside
+    # it, with a number that ends it ("Super Bowl 50", "Military Region 2")
+    ("name", re.compile(rf"\b{_WORD}(?:\s+(?:(?:of|the|and|de|von|van|du|la)\s+)*{_WORD})*(?:\s+\d+\b(?![.,]\d))?")),
 )
+_NAME = _KINDS[-1][1]
+# one capitalised word that names a people or a language ("American", "Greek", "Japanese", "Arab", "Israeli");
+# before a lowercase word it is an adjective ("an American actress"), not an answer
+_PEOPLE = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ic|i)|Greek|Arab|Thai|Dutch|French|Swiss|Welsh|Czech")
 # names that start a sentence and are only a capitalised common word ("The", "However") are not names
 _NOT_NAMES = frozenset(
     "a an the this that these those it its he she they we i you his her their our however in on at for of by with "
@@ -59,9 +65,11 @@ class ClozeQuestion:
     kind: str  # date, year, percent, number or name
 
 
-def _trim_name(sentence: str, s: int, e: int) -> tuple[int, int] | None:
-    """A capitalised run without its leading common words ("The Panthers" -> "Panthers"); None if nothing
-    is left, if it is a single word opening the sentence, or if it runs over six words."""
+def _name_span(sentence: str, s: int, e: int) -> tuple[int, int] | None:
+    """A capitalised run without its leading common words ("The Panthers" -> "Panthers"), or None where it is
+    not a name: nothing left, a single word opening the sentence, over six words, a lone initial, a month and
+    a number ("May 2016": a date), a single word naming a people before a noun ("American actress"), or a
+    possessive ("Galileo's")."""
     for m in re.finditer(r"\S+", sentence[s:e]):
         if m.group().lower() not in _NOT_NAMES:
             s += m.start()
@@ -69,7 +77,13 @@ def _trim_name(sentence: str, s: int, e: int) -> tuple[int, int] | None:
     else:
         return None
     words = sentence[s:e].split()
-    if (s == 0 and len(words) == 1) or len(words) > 6:
+    if (s == 0 and len(words) == 1) or len(words) > 6 or (len(words) == 1 and re.fullmatch(r"[A-Z]\.?", words[0])):
+        return None
+    if words[-1].isdigit() and (len(words) == 1 or re.fullmatch(_MONTH, words[-2])):
+        return None
+    if len(words) == 1 and _PEOPLE.fullmatch(words[0]) and re.match(r"\s+[a-z]", sentence[e:]):
+        return None
+    if re.search(r"['’]s?$", words[-1]):  # "Galileo's insight": the answer would carry the possessive
         return None
     return s, e
 
@@ -77,20 +91,26 @@ def _trim_name(sentence: str, s: int, e: int) -> tuple[int, int] | None:
 def _candidates(sentence: str) -> list[tuple[int, int, int, str]]:
     """(replace from, answer start, end, kind) of the names, numbers and dates in one sentence, none overlapping.
     A name's leading article is replaced with it but is not part of the answer: "lost to the Panthers" ->
-    "lost to what", answer "Panthers"."""
+    "lost to what", answer "Panthers". A name that ends in a number is taken before the numbers, so that
+    "Super Bowl 50" is one answer and not "Super Bowl" and "50"."""
     taken: list[tuple[int, int, int, str]] = []
+
+    def take(span: tuple[int, int] | None, kind: str) -> None:
+        if span is None or any(span[0] < te and ts < span[1] for _, ts, te, _ in taken):
+            return
+        replace_from = span[0]
+        article = re.search(r"\b(?:the|a|an)\s+$", sentence[: span[0]], re.IGNORECASE)
+        if kind == "name" and article:
+            replace_from = article.start()
+        taken.append((replace_from, *span, kind))
+
+    names = [_name_span(sentence, *m.span()) for m in _NAME.finditer(sentence)]
+    for span in names:
+        if span and sentence[span[0]:span[1]].split()[-1].isdigit():
+            take(span, "name")
     for kind, pattern in _KINDS:
-        for m in pattern.finditer(sentence):
-            span: tuple[int, int] | None = m.span()
-            if kind == "name":
-                span = _trim_name(sentence, *m.span())
-            if span is None or any(span[0] < te and ts < span[1] for _, ts, te, _ in taken):
-                continue
-            replace_from = span[0]
-            article = re.search(r"\b(?:the|a|an)\s+$", sentence[: span[0]], re.IGNORECASE)
-            if kind == "name" and article:
-                replace_from = article.start()
-            taken.append((replace_from, *span, kind))
+        for span in names if kind == "name" else (m.span() for m in pattern.finditer(sentence)):
+            take(span, kind)
     return sorted(taken)
 
 
@@ -100,7 +120,8 @@ def _question(sentence: str, replace_from: int, start: int, end: int, kind: str)
     answer = sentence[start:end]
     before, after = sentence[:replace_from].rstrip(), sentence[end:].lstrip()
     if kind == "name":  # a person's name most often opens a sentence as its subject: "Kurt Coleman recorded ..."
-        person = not before and 2 <= len(answer.split()) <= 3 and not _ORGANISATION.search(answer)
+        person = (not before and 2 <= len(answer.split()) <= 3 and not _ORGANISATION.search(answer)
+                  and not re.search(r"\d", answer))
         ask = "who" if person else "what"
     else:
         ask = _ASK[kind]
