@@ -364,6 +364,21 @@ def reader_export(
     typer.echo(f"exported {model} -> {out}")
 
 
+@reader_app.command("average")
+def reader_average(
+    models: Annotated[list[Path], typer.Option("--from", help="trained reader folder (repeat: two or more)")],
+    out: Annotated[Path, typer.Option(help="where to write the averaged reader")],
+) -> None:
+    """Average readers' weights (students of one teacher and data mix); export and calibrate the result."""
+    from qa.reader.export import average
+
+    try:
+        average(models, out)
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"averaged {len(models)} readers -> {out}")
+
+
 @reader_app.command("cloze")
 def reader_cloze(
     data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose paragraphs are used (repeat)")],
