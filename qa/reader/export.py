@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from qa.reader.model import QA_CONFIG
 
 STALE_WITH_NEW_WEIGHTS = ("no_answer_policy", "no_answer_policy_heldout", "no_answer_threshold", "heldout", "training")
+WEIGHTS = "model.safetensors"
+
+
+@contextmanager
+def _replacing(out: Path) -> Iterator[Path]:
+    """A fresh folder beside ``out`` to write into; it takes ``out``'s place only once the writing has finished,
+    so a failure half-way leaves the old reader whole."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
 
 
 def export(model_dir: Path, out: Path, extra_config: dict) -> Path:
@@ -17,28 +33,20 @@ def export(model_dir: Path, out: Path, extra_config: dict) -> Path:
 
     model = AutoModelForQuestionAnswering.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
     tok = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.half().save_pretrained(tmp)
-    tok.save_pretrained(tmp)
-    cfg = {}
-    if (out / QA_CONFIG).exists():
-        cfg = json.loads((out / QA_CONFIG).read_text())
-        # the no-answer policy was fitted to the old weights' scores: new weights need `qa reader calibrate`
-        for key in STALE_WITH_NEW_WEIGHTS:
-            cfg.pop(key, None)
-    cfg.update(extra_config)
-    (tmp / QA_CONFIG).write_text(json.dumps(cfg, indent=2))
-    if (out / "README.md").exists():  # the model card is written by people: keep it
-        shutil.copy(out / "README.md", tmp / "README.md")
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with _replacing(out) as tmp:
+        model.half().save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        cfg = {}
+        if (out / QA_CONFIG).exists():
+            cfg = json.loads((out / QA_CONFIG).read_text())
+            # the no-answer policy was fitted to the old weights' scores: new weights need `qa reader calibrate`
+            for key in STALE_WITH_NEW_WEIGHTS:
+                cfg.pop(key, None)
+        cfg.update(extra_config)
+        (tmp / QA_CONFIG).write_text(json.dumps(cfg, indent=2))
+        if (out / "README.md").exists():  # the model card is written by people: keep it
+            shutil.copy(out / "README.md", tmp / "README.md")
     return out
-
-
-WEIGHTS = "model.safetensors"
 
 
 def average(folders: list[Path], out: Path) -> Path:
@@ -60,18 +68,13 @@ def average(folders: list[Path], out: Path) -> Path:
         if other.keys() != first.keys() or any(other[k].shape != first[k].shape for k in first):
             raise ValueError(f"{folder} is not the same network as {folders[0]}")
     mean = {k: (sum(t[k].to(torch.float32) for t in tensors) / len(tensors)).to(first[k].dtype) for k in first}
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for f in folders[0].iterdir():
-        if f.is_file() and f.name not in (WEIGHTS, "training_config.json", QA_CONFIG, "README.md"):
-            shutil.copy(f, tmp / f.name)
-    save_file(mean, tmp / WEIGHTS, metadata={"format": "pt"})
     parents = [json.loads((f / "training_config.json").read_text()) if (f / "training_config.json").exists() else {}
                for f in folders]
-    (tmp / "training_config.json").write_text(json.dumps(
-        {"averaged_from": [str(f) for f in folders], "parents": parents}, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
+    with _replacing(out) as tmp:
+        for f in folders[0].iterdir():
+            if f.is_file() and f.name not in (WEIGHTS, "training_config.json", QA_CONFIG, "README.md"):
+                shutil.copy(f, tmp / f.name)
+        save_file(mean, tmp / WEIGHTS, metadata={"format": "pt"})
+        (tmp / "training_config.json").write_text(json.dumps(
+            {"averaged_from": [str(f) for f in folders], "parents": parents}, indent=2))
     return out
