@@ -29,16 +29,15 @@ from qa.chunking import sentence_spans
 _MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _WORD = r"(?:[A-Z][\w'’.-]*[A-Za-z]|[A-Z]\.?(?![\w'’]))"  # a capitalised word, or an initial
 # most specific first: a date holds a year and a number, a year is a number
-_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+_NUMERIC: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("date", re.compile(rf"\b{_MONTH}\s+\d{{1,2}}(?:,\s+\d{{4}})?\b|\b\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?\b")),
     ("year", re.compile(r"\b(?:1[5-9]\d\d|20\d\d)\b(?!\s*(?:%|percent|people|million|billion))")),
     ("percent", re.compile(r"\b\d+(?:\.\d+)?\s*(?:%|percent\b)")),
     ("number", re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3})+(?![\w,])|(?<![\w.,])\d+(?:\.\d+)?(?![\w.,%])")),
-    # a run of capitalised words and initials ("John C. Reilly", "Jay Z"), joined by "of"/"the"/"and"/"de" inside
-    # it, with a number that ends it ("Super Bowl 50", "Military Region 2")
-    ("name", re.compile(rf"\b{_WORD}(?:\s+(?:(?:of|the|and|de|von|van|du|la)\s+)*{_WORD})*(?:\s+\d+\b(?![.,]\d))?")),
 )
-_NAME = _KINDS[-1][1]
+# a run of capitalised words and initials ("John C. Reilly", "Jay Z"), joined by "of"/"the"/"and"/"de" inside it,
+# with a number that ends it ("Super Bowl 50", "Military Region 2")
+_NAME = re.compile(rf"\b{_WORD}(?:\s+(?:(?:of|the|and|de|von|van|du|la)\s+)*{_WORD})*(?:\s+\d+\b(?![.,]\d))?")
 # one capitalised word that names a people or a language ("American", "Greek", "Japanese", "Arab", "Israeli");
 # before a lowercase word it is an adjective ("an American actress"), not an answer
 _PEOPLE = re.compile(r"[A-Z][a-z]+(?:an|ese|ish|ic|i)|Greek|Arab|Thai|Dutch|French|Swiss|Welsh|Czech")
@@ -95,8 +94,8 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str]]:
     "Super Bowl 50" is one answer and not "Super Bowl" and "50"."""
     taken: list[tuple[int, int, int, str]] = []
 
-    def take(span: tuple[int, int] | None, kind: str) -> None:
-        if span is None or any(span[0] < te and ts < span[1] for _, ts, te, _ in taken):
+    def take(span: tuple[int, int], kind: str) -> None:
+        if any(span[0] < te and ts < span[1] for _, ts, te, _ in taken):
             return
         replace_from = span[0]
         article = re.search(r"\b(?:the|a|an)\s+$", sentence[: span[0]], re.IGNORECASE)
@@ -104,13 +103,15 @@ def _candidates(sentence: str) -> list[tuple[int, int, int, str]]:
             replace_from = article.start()
         taken.append((replace_from, *span, kind))
 
-    names = [_name_span(sentence, *m.span()) for m in _NAME.finditer(sentence)]
+    names = [span for m in _NAME.finditer(sentence) if (span := _name_span(sentence, *m.span()))]
     for span in names:
-        if span and sentence[span[0]:span[1]].split()[-1].isdigit():
+        if sentence[span[0]:span[1]].split()[-1].isdigit():
             take(span, "name")
-    for kind, pattern in _KINDS:
-        for span in names if kind == "name" else (m.span() for m in pattern.finditer(sentence)):
-            take(span, kind)
+    for kind, pattern in _NUMERIC:
+        for m in pattern.finditer(sentence):
+            take(m.span(), kind)
+    for span in names:
+        take(span, "name")
     return sorted(taken)
 
 
