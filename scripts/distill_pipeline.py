@@ -48,31 +48,28 @@ CLOZE_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json")
 
 
 # Student recipes, run in the order --students names them. "teacher": True means distilled from this run's teacher.
+# v12 (session 9): 8 epochs from the base encoder, mostly the teacher's distributions; most recipes vary it
+_STUDENT_B = dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5)
 STUDENTS = {
     "student-a": dict(teacher=True, distill_alpha=0.8, temperature=2.0, lr=1e-4, epochs=4, seed=41, keep_negative_windows=0.5),
-    # v12 (session 9): 8 epochs from the base encoder, mostly the teacher's distributions
-    "student-b": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5),
+    "student-b": _STUDENT_B,
     # student-b without the teacher: what distillation itself adds
     "control": dict(lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5),
     # session 12: student-b again with another seed (how much one seed moves the figures) ...
-    "student-b-s43": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=43, keep_negative_windows=0.5),
+    "student-b-s43": dict(_STUDENT_B, seed=43),
     # ... with every answer-less window of long contexts kept (more "which entity" contrast per paragraph) ...
-    "neg-all": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=1.0),
+    "neg-all": dict(_STUDENT_B, keep_negative_windows=1.0),
     # ... and with two more epochs (8 beat 4 in session 9)
-    "student-b10": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=10, seed=44, keep_negative_windows=0.5),
+    "student-b10": dict(_STUDENT_B, epochs=10, seed=44),
     # after session 12: student-b with template questions over the encyclopedic paragraphs added (``cloze``:
     # questions per paragraph, qa/reader/cloze.py), the teacher's distributions on them as targets. 8 epochs, not
     # 10 (10 gained nothing and the questions add a sixth more windows); the seeds of student-b and
     # student-b-s43, which run beside them as plain twins, since one seed moves the figures by 1-2 points
-    "cloze-b": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5,
-                    cloze=3),
-    "cloze-b-s43": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=43,
-                        keep_negative_windows=0.5, cloze=3),
+    "cloze-b": dict(_STUDENT_B, cloze=3),
+    "cloze-b-s43": dict(_STUDENT_B, seed=43, cloze=3),
     # session 13, with cloze-b's teacher after it beat its twin: another seed, and twice the template questions
-    "cloze-b-s44": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=44,
-                        keep_negative_windows=0.5, cloze=3),
-    "cloze6-b": dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42,
-                     keep_negative_windows=0.5, cloze=6),
+    "cloze-b-s44": dict(_STUDENT_B, seed=44, cloze=3),
+    "cloze6-b": dict(_STUDENT_B, cloze=6),
 }
 
 
