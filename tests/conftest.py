@@ -9,10 +9,29 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import Settings, packaged_minilm_path
+from qa.packaged import packaged_minilm_path
+from qa.settings import Settings
 
+LEXICAL = Settings().lexical_params()  # BM25 as the service configures it
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
+
+
+def make_reader(model_dir: Path, max_length: int | None = None, stride: int | None = None, **overrides):
+    """A reader as the service builds it from its settings, with a shorter window where given. It keeps
+    no ONNX graph cache unless ``cache_dir`` is given (the tiny models would fill the repo's .cache)."""
+    from qa.reader.extractive import ExtractiveReader
+
+    window = {k: v for k, v in (("reader_max_length", max_length), ("reader_stride", stride)) if v is not None}
+    overrides.setdefault("cache_dir", None)
+    return ExtractiveReader.from_settings(Settings(reader_dir=model_dir, **window), **overrides)
+
+
+def make_pipeline(retriever, reader, **overrides):
+    """The pipeline the service builds from its settings, over the given retriever and reader."""
+    from qa.answering.pipeline import AnswerPipeline
+
+    return AnswerPipeline.from_settings(Settings(), retriever=retriever, reader=reader, **overrides)
 
 
 def make_tiny_reader(folder: Path, threshold: float = 0.0, seed: int = 0) -> Path:
@@ -36,9 +55,9 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from qa.embedding import Embedder
+    from qa.search.embedding import Embedder
 
-    e = Embedder(packaged_minilm_path(), "all-MiniLM-L6-v2")
+    e = Embedder.from_settings(Settings())
     e.warm_up()
     return e
 
@@ -46,10 +65,11 @@ def embedder():
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, embedder) -> Path:
     """The five seed articles, ingested once for the whole session (read-only for tests)."""
-    from qa.ingest import ingest
+    from qa.search.ingest import ingest
 
     d = tmp_path_factory.mktemp("index")
-    ingest([SEEDS], d, embedder, 120, 30)
+    s = Settings()
+    ingest([SEEDS], d, embedder, s.chunk_words, s.chunk_overlap_words, s.lexical_params())
     return d
 
 
@@ -68,9 +88,9 @@ def settings(seed_index_dir, tiny_reader_dir) -> Settings:
 
 @pytest.fixture(scope="session")
 def pipeline(settings):
-    from qa.answering import load_pipeline
+    from qa.answering.pipeline import AnswerPipeline
 
-    return load_pipeline(settings)
+    return AnswerPipeline.from_settings(settings)
 
 
 # A tiny SQuAD-format file: two articles of four one-sentence paragraphs, one unanswerable question each.

@@ -2,7 +2,7 @@
 
 On CPUs without bf16 kernels, PyTorch runs the reader in plain fp32. ONNX Runtime runs the very same
 weights faster once its transformer optimizer has fused each layer's attention, GELU and
-layer norms (BENCHMARKS, session 10: 49-53 vs 62-69 ms per 256-token window on 2 threads of a CPU
+layer norms (docs/BENCHMARKS.md: 49-53 vs 62-69 ms per 256-token window on 2 threads of a CPU
 without bf16 kernels; logits agree to 1e-5).
 
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first

@@ -1,0 +1,135 @@
+"""The question-answering pipeline: retrieve passages, read them, merge, rank, decide "not found"."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from qa.answering.no_answer import NoAnswerPolicy, features
+from qa.reader.extractive import ExtractiveReader, ReaderNotFound, SpanAnswer
+from qa.search.embedding import Embedder
+from qa.search.retriever import FusionParams, Hit, Retriever
+from qa.search.store import PassageIndex
+from qa.settings import Mode, Settings
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    start: int  # answer offsets into the document text: document.text[start:end] == answer text
+    end: int
+    passage: str
+    passage_start: int
+
+
+@dataclass
+class Answer:
+    text: str
+    score: float  # 0..1, the no-answer policy's probability that this answer is right
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class AskResult:
+    question: str
+    answers: list[Answer]
+    took_ms: float
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One span the reader proposes, with what the no-answer decision looks at (``no_answer.py``)."""
+
+    hit: Hit
+    span: SpanAnswer
+    features: tuple[float, ...]  # the no-answer policy's inputs, in the order of no_answer.FEATURES
+
+    @property
+    def margin(self) -> float:
+        return self.span.margin
+
+    def citation(self) -> Citation:
+        p, s = self.hit.passage, self.span
+        return Citation(p.doc_id, p.title, p.start + s.start, p.start + s.end, p.text, p.start)
+
+
+def policy_for_reader(reader: ExtractiveReader) -> NoAnswerPolicy:
+    """The tuned policy in the reader's qa_config.json, unless a threshold override is set."""
+    reader.warm_up()
+    cfg = reader.config.get("no_answer_policy")
+    if cfg and reader.threshold_override is None:
+        try:
+            return NoAnswerPolicy.from_config(cfg)
+        except ValueError as e:
+            raise ReaderNotFound(f"{reader.model_dir}: {e}") from e
+    return NoAnswerPolicy.margin_only(reader.no_answer_threshold)
+
+
+def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
+    """The same answer found in several passages is one answer with every citation, best first.
+
+    Answers merge on their exact text, so that document.text[start:end] == answer.text holds for each
+    citation; the answer's score is the best of its candidates'.
+    """
+    merged: dict[str, Answer] = {}
+    for cand, score in scored:
+        cite = cand.citation()
+        ans = merged.setdefault(cand.span.text, Answer(cand.span.text, score))
+        ans.score = max(ans.score, score)
+        if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):
+            ans.citations.append(cite)
+    return sorted(merged.values(), key=lambda a: -a.score)
+
+
+class AnswerPipeline:
+    """Joins a retriever and a reader; holds no state beyond the components it was given."""
+
+    def __init__(self, retriever: Retriever, reader: ExtractiveReader, *, top_k: int, max_answers: int, mode: Mode,
+                 spans_per_passage: int, policy: NoAnswerPolicy | None = None) -> None:
+        self.retriever = retriever
+        self.reader = reader
+        self.policy = policy or policy_for_reader(reader)
+        self.top_k = top_k
+        self.max_answers = max_answers
+        self.mode = mode
+        self.spans_per_passage = spans_per_passage
+
+    @classmethod
+    def from_settings(cls, settings: Settings, retriever: Retriever | None = None,
+                      reader: ExtractiveReader | None = None, **overrides) -> "AnswerPipeline":
+        """Load the index, the embedding model and the reader once, as configured (those not given);
+        raise ``IndexProblem`` or ``ReaderNotFound`` when one is missing."""
+        if reader is None:
+            reader = ExtractiveReader.from_settings(settings)
+            ExtractiveReader.check_files(reader.model_dir)  # fail fast, before the slower loads
+        if retriever is None:
+            embedder = Embedder.from_settings(settings)
+            index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)
+            retriever = Retriever(index, embedder, FusionParams.from_settings(settings))
+        reader.warm_up()
+        kwargs = dict(top_k=settings.top_k, max_answers=settings.max_answers, mode=settings.retrieval_mode,
+                      spans_per_passage=settings.spans_per_passage)
+        kwargs.update(overrides)
+        return cls(retriever, reader, **kwargs)
+
+    def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> list[Candidate]:
+        """Retrieve, read every passage in one batched pass, and describe each proposed span."""
+        hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
+        spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage)
+        top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
+        out = []
+        for hit, passage_spans in zip(hits, spans):
+            dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
+            for s in passage_spans:
+                out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share)))
+        return out
+
+    def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
+            mode: Mode | None = None) -> AskResult:
+        t0 = time.perf_counter()
+        question = question.strip()
+        scored = [(c, self.policy.probability(c.features)) for c in self.candidates(question, top_k, mode)]
+        kept = [(c, p) for c, p in scored if p >= self.policy.cutoff]  # below it "not found" is the better bet
+        answers = merge_answers(kept)[: max_answers or self.max_answers]
+        return AskResult(question, answers, (time.perf_counter() - t0) * 1000)

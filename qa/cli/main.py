@@ -1,0 +1,167 @@
+"""The ``qa`` command: ingest articles, serve the API and chat page, ask from the terminal, evaluate,
+and train/evaluate/export the reader. Every flag overrides the matching ``QA_*`` setting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from qa.cli.common import IndexOpt, fail, quiet_libraries, settings as load_settings, user_errors
+from qa.settings import MAX_QUESTION_CHARS, Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+class _ReaderCommands(TyperGroup):
+    """``qa reader``'s commands, loaded only when one of them is asked for, so that ``qa serve`` and the
+    other service commands never import training or evaluation code."""
+
+    def _group(self) -> click.Group:
+        from qa.cli.reader import reader_app
+
+        return typer.main.get_group(reader_app)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return self._group().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._group().get_command(ctx, name)
+
+
+app.add_typer(typer.Typer(cls=_ReaderCommands, no_args_is_help=True,
+                          help="Train, evaluate and export the extractive reader."), name="reader")
+
+
+def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool):
+    from qa.search.embedding import Embedder
+    from qa.search.ingest import ingest
+
+    with user_errors():
+        report = ingest(paths, settings.index_dir, Embedder.from_settings(settings), settings.chunk_words,
+                        settings.chunk_overlap_words, settings.lexical_params(), rebuild=rebuild, progress=progress)
+    for err in report.errors:
+        typer.secho(f"warning: {err}", fg=typer.colors.YELLOW, err=True)
+    return report
+
+
+def _load_pipeline(settings: Settings):
+    from qa.answering.pipeline import AnswerPipeline
+
+    with user_errors():
+        return AnswerPipeline.from_settings(settings)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (.txt, .md, .jsonl); default: seeds/")] = None,
+    index: IndexOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="ignore the existing index and build a new one")] = False,
+    chunk_words: Annotated[Optional[int], typer.Option(help="words per passage (QA_CHUNK_WORDS)")] = None,
+) -> None:
+    """Add articles to the index; only new or changed documents are embedded."""
+    quiet_libraries()
+    settings = load_settings(index_dir=index, chunk_words=chunk_words)
+    report = _run_ingest(settings, paths or [settings.seeds_dir], rebuild, progress=True)
+    typer.echo(
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.errors)} skipped; {report.embedded_passages} passages and {report.embedded_sentences} sentences embedded; index now holds "
+        f"{report.total_documents} documents, {report.total_passages} passages ({report.seconds:.1f} s) -> {settings.index_dir}"
+    )
+    if not report.total_documents:
+        fail("no documents could be loaded", 1)
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="QA_HOST")] = None,
+    port: Annotated[Optional[int], typer.Option(help="QA_PORT")] = None,
+    index: IndexOpt = None,
+) -> None:
+    """Serve the API and the chat page; builds the index from seeds/ first if there is none."""
+    quiet_libraries()
+    from qa.reader.extractive import ExtractiveReader
+    from qa.search.store import PassageIndex
+
+    settings = load_settings(host=host, port=port, index_dir=index)
+    with user_errors():
+        ExtractiveReader.check_files(settings.reader_dir)  # before a long first ingest
+    if not PassageIndex.exists(settings.index_dir):
+        typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
+        _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
+    import uvicorn
+
+    from qa.web.app import create_app
+
+    pipeline = _load_pipeline(settings)  # here rather than in the app's lifespan: a problem is a message, not a traceback
+    typer.echo(f"serving on http://{settings.host}:{settings.port}")
+    uvicorn.run(create_app(settings, pipeline), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    index: IndexOpt = None,
+    top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+) -> None:
+    """Answer one question from the terminal, with its citation."""
+    quiet_libraries()
+    if not question.strip():
+        fail("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        fail(f"the question is longer than {MAX_QUESTION_CHARS:,} characters")
+    result = _load_pipeline(load_settings(index_dir=index, top_k=top_k)).ask(question)
+    if as_json:
+        from qa.web.schemas import AskResponse, encode
+
+        typer.echo(encode(AskResponse.of(result)).decode())
+        return
+    if not result.answers:
+        typer.echo("Not found in the articles.")
+        return
+    for n, a in enumerate(result.answers, 1):
+        typer.secho(f"{n}. {a.text}", bold=True, nl=False)
+        typer.echo(f"  (score {a.score:.2f})")
+        for c in a.citations:
+            typer.echo(f"   [{c.doc_id}] {c.title[:80]}  chars {c.start}-{c.end}")
+            rel_s, rel_e = c.start - c.passage_start, c.end - c.passage_start
+            typer.echo(f"   \"…{c.passage[max(0, rel_s - 80):rel_s]}[{c.passage[rel_s:rel_e]}]{c.passage[rel_e:rel_e + 80]}…\"")
+
+
+@app.command("eval")
+def eval_cmd(
+    gold: Annotated[Path, typer.Option(help="gold JSON lines: id, question, doc_id, answers")],
+    index: IndexOpt = None,
+    top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the full results (per question too) as JSON")] = None,
+) -> None:
+    """End to end through the API's pipeline: EM/F1, doc@1, no-answer accuracy, citations, latency, retrieval recall."""
+    quiet_libraries()
+    from qa.evaluation.end_to_end import evaluate_pipeline, format_report, load_gold, retrieval_recall
+
+    if not gold.is_file():
+        fail(f"no such gold file: {gold}")
+    try:
+        questions = load_gold(gold)
+    except ValueError as e:
+        fail(str(e))
+    settings = load_settings(index_dir=index, top_k=top_k)
+    pipeline = _load_pipeline(settings)
+    pipeline.ask("warm-up question")  # first call pays one-off costs; keep it out of the latency
+    result = {"gold": str(gold), "top_k": settings.top_k, "retrieval_mode": settings.retrieval_mode,
+              "reader": str(settings.reader_dir), "end_to_end": evaluate_pipeline(pipeline, questions),
+              "retrieval": retrieval_recall(pipeline, questions)}
+    typer.echo(format_report(result))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        typer.echo(f"written {out}")
+
+
+def main() -> None:  # console-script entry point
+    app()

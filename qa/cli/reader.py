@@ -1,0 +1,199 @@
+"""``qa reader ...``: train, evaluate, calibrate, export, average and make template questions for the reader.
+
+The service's own commands (``main.py``) never import this module's training and evaluation code;
+it is loaded only when a ``qa reader`` command runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import logging
+import typing
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from qa.cli.common import fail, quiet_libraries, require_files, settings as load_settings, user_errors
+from qa.training.config import TrainConfig
+
+reader_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and export the extractive reader.")
+
+
+# ---------------------------------------------------------------- train: its options are TrainConfig's fields
+def _train_parameters() -> list[inspect.Parameter]:
+    hints = typing.get_type_hints(TrainConfig)
+    params = []
+    for f in dataclasses.fields(TrainConfig):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        kind = hints[f.name]
+        names = (f"--{f.name.replace('_', '-')}",)
+        if kind == list[str]:  # repeatable; "--holdout" and "--data" as before
+            annotation = Annotated[list[str] if required else Optional[list[str]], typer.Option(*names, help=f.metadata["help"])]
+            default = inspect.Parameter.empty if required else None
+        else:
+            annotation = Annotated[kind, typer.Option(*names, help=f.metadata["help"])]
+            default = inspect.Parameter.empty if required else f.default
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+    return params
+
+
+def reader_train(**options) -> None:
+    """Fine-tune the reader (CPU-friendly; checkpoints; --resume)."""
+    from qa.training.train import resolve_device, train
+
+    cfg = TrainConfig(**{k: ([] if v is None else v) for k, v in options.items()})
+    require_files([Path(p) for p in cfg.data + cfg.holdout])
+    try:
+        resolve_device(cfg.device)  # the one place that knows the device names
+    except ValueError as e:
+        fail(f"--{e}")
+    if cfg.teacher and not (Path(cfg.teacher) / "config.json").is_file():
+        fail(f"no trained reader in {cfg.teacher} (config.json missing)")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    typer.echo(f"written {train(cfg)}")
+
+
+reader_train.__signature__ = inspect.Signature(_train_parameters())
+reader_app.command("train")(reader_train)
+
+
+# ---------------------------------------------------------------- the other commands
+@reader_app.command("eval")
+def reader_eval(
+    data: Annotated[list[Path], typer.Option("--data", help="held-out SQuAD-format file (repeat)")],
+    model: Annotated[Optional[Path], typer.Option(help="reader folder (QA_READER_DIR)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the results as JSON here")] = None,
+    synthetic_negatives: Annotated[float, typer.Option(help="add retrieval-style unanswerable questions")] = 0.0,
+    limit: Annotated[int, typer.Option(help="evaluate a sample of this many questions (0 = all)")] = 0,
+    threads: Annotated[Optional[int], typer.Option(help="QA_THREADS")] = None,
+    int8: Annotated[Optional[bool], typer.Option("--int8/--no-int8", help="the dynamically int8-quantised reader (QA_READER_INT8)")] = None,
+    dtype: Annotated[Optional[str], typer.Option(help="auto, float32 or bfloat16 (QA_READER_DTYPE)")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, or cuda to evaluate on a GPU (QA_READER_DEVICE)")] = None,
+    runtime: Annotated[Optional[str], typer.Option(help="auto, torch or onnx (QA_READER_RUNTIME)")] = None,
+) -> None:
+    """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
+    quiet_libraries()
+    from qa.evaluation.reader import evaluate, format_table, write_json
+    from qa.reader.extractive import ExtractiveReader
+
+    require_files(data)
+    settings = load_settings(reader_dir=model, threads=threads, reader_int8=int8, reader_dtype=dtype,
+                             reader_device=device, reader_runtime=runtime)
+    with user_errors():
+        try:
+            reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+        except ValueError as e:
+            fail(str(e))
+        reader.warm_up()
+    result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit)
+    result.update(model=str(settings.reader_dir), threads=reader.threads, int8=reader.int8, bf16=reader.bf16, device=reader.device,
+                  runtime=reader.runtime_used)
+    typer.echo(format_table(result))
+    if out:
+        write_json(result, out)
+        typer.echo(f"written {out}")
+
+
+@reader_app.command("calibrate")
+def reader_calibrate(
+    data: Annotated[list[Path], typer.Option("--data", help="held-out SQuAD-format file (repeat)")],
+    model: Annotated[Optional[Path], typer.Option(help="reader folder (QA_READER_DIR); its qa_config.json is updated")] = None,
+    limit: Annotated[int, typer.Option(help="use a sample of this many questions (0 = all)")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="write the results as JSON here")] = None,
+    write: Annotated[bool, typer.Option(help="store the fitted policy in the reader's qa_config.json")] = False,
+    foreign: Annotated[Optional[list[Path]], typer.Option(help="file(s) of other articles' questions, asked as out-of-corpus (unanswerable)")] = None,
+    foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
+    removed_share: Annotated[float, typer.Option(help="share of paragraphs left out of the index; their questions become unanswerable")] = 0.0,
+    seed: Annotated[int, typer.Option(help="draws the sample, the removed paragraphs and the out-of-corpus questions")] = 7,
+) -> None:
+    """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
+    quiet_libraries()
+    from qa.evaluation.squad import load_many
+    from qa.reader.extractive import ExtractiveReader
+    from qa.search.embedding import Embedder
+    from qa.training.calibrate import calibrate, write_policy
+
+    require_files(list(data) + list(foreign or []))
+    settings = load_settings(reader_dir=model)
+    reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+    with user_errors():
+        reader.warm_up()
+    result = calibrate(reader, Embedder.from_settings(settings), load_many([str(p) for p in data]), settings,
+                       limit, seed=seed, foreign=load_many([str(p) for p in foreign]) if foreign else None,
+                       foreign_share=foreign_share, removed_share=removed_share)
+    result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
+    for part in ("tune", "report", "report_reader_threshold_only"):
+        r = result[part]
+        typer.echo(f"{part:<30} F1 {r['f1']:5.1f}  HasAns F1 {r['HasAns_f1']:5.1f} (always answering {r['HasAns_f1_always_answer']:5.1f})"
+                   f"  NoAns acc {r['NoAns_accuracy']:5.1f}  n={r['questions']}")
+        kinds = ", ".join(f"{k} {v['accuracy']:.1f} of {v['questions']}" for k, v in r["NoAns_accuracy_by_kind"].items())
+        typer.echo(f"{'':<30} NoAns acc by kind: {kinds}")
+    typer.echo(f"policy: {result['policy']}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+    if write:
+        typer.echo(f"policy written to {write_policy(settings.reader_dir, result)}")
+
+
+@reader_app.command("export")
+def reader_export(
+    model: Annotated[Path, typer.Option("--from", help="trained model folder (e.g. runs/x/final)")],
+    out: Annotated[Path, typer.Option(help="where to ship it")] = Path("models/reader"),
+    eval_json: Annotated[Optional[Path], typer.Option(help="`qa reader eval --out` file: its tuned threshold and metrics go into qa_config.json")] = None,
+) -> None:
+    """Write fp16 weights, tokenizer and qa_config.json (tuned no-answer threshold) for the service."""
+    from qa.training.export import export
+
+    extra: dict = {}
+    if eval_json:
+        require_files([eval_json], "evaluation file")
+        ev = json.loads(eval_json.read_text())
+        extra = {"no_answer_threshold": ev["threshold"], "heldout": {k: ev[k] for k in ("report", "tune") if k in ev},
+                 "heldout_data": ev.get("data")}
+    train_cfg = model / "training_config.json"
+    if train_cfg.exists():
+        extra["training"] = json.loads(train_cfg.read_text())
+    export(model, out, extra)
+    typer.echo(f"exported {model} -> {out}")
+
+
+@reader_app.command("average")
+def reader_average(
+    models: Annotated[list[Path], typer.Option("--from", help="trained reader folder (repeat: two or more)")],
+    out: Annotated[Path, typer.Option(help="where to write the averaged reader")],
+) -> None:
+    """Average readers' weights (students of one teacher and data mix); export and calibrate the result."""
+    from qa.training.export import average
+
+    try:
+        average(models, out)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(f"averaged {len(models)} readers -> {out}")
+
+
+@reader_app.command("cloze")
+def reader_cloze(
+    data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose paragraphs are used (repeat)")],
+    out: Annotated[Path, typer.Option(help="where to write the questions (SQuAD format)")],
+    per_paragraph: Annotated[int, typer.Option(min=1, help="questions per paragraph, from different sentences")] = 3,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Template questions over names, numbers and dates in the files' paragraphs: distillation inputs."""
+    import collections
+
+    from qa.training.cloze import make_cloze
+
+    require_files(data, "file")
+    try:
+        made = make_cloze(data, per_paragraph=per_paragraph, seed=seed)
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
+        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(made, ensure_ascii=False))
+    kinds = collections.Counter(q["kind"] for art in made["data"] for p in art["paragraphs"] for q in p["qas"])
+    typer.echo(f"{sum(kinds.values())} questions ({', '.join(f'{k} {n}' for k, n in kinds.most_common())}) -> {out}")

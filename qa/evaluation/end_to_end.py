@@ -1,0 +1,135 @@
+"""End-to-end evaluation on a gold file, through the same pipeline the API uses.
+
+Gold file: JSON lines ``{"id", "question", "doc_id", "answers": [verbatim strings]}``; a question
+the articles do not answer has ``"answers": []`` (and ``doc_id`` null).
+
+Reports answer EM/F1 (SQuAD rules, top answer; "" when the service says "not found"), doc@1 (the
+top answer cites the right article), no-answer accuracy, citation validity, latency, and for each
+retrieval mode the answer recall@1/3/5 (a retrieved passage of the right article holds a gold
+answer verbatim) and MRR@10.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.answering.pipeline import AnswerPipeline
+from qa.evaluation.squad import score_one
+from qa.search.retriever import Hit
+from qa.settings import MODES
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    doc_id: str | None
+    answers: list[str]
+
+
+def load_gold(path: Path) -> list[GoldQuestion]:
+    out = []
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out.append(GoldQuestion(str(d["id"]), d["question"], d.get("doc_id"), list(d.get("answers") or [])))
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: line {n}: {e}") from None
+    return out
+
+
+def _percentile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    if not xs:
+        return 0.0
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def answer_rank(hits: list[Hit], doc_id: str | None, answers: list[str]) -> int | None:
+    """1-based rank of the first hit from ``doc_id`` (any article if None) holding a gold answer verbatim."""
+    return next((r for r, h in enumerate(hits, 1)
+                 if (doc_id is None or h.passage.doc_id == doc_id) and any(a in h.passage.text for a in answers)), None)
+
+
+def retrieval_recall(pipeline: AnswerPipeline, gold: list[GoldQuestion], ks=(1, 3, 5), depth: int = 10) -> dict:
+    answerable = [g for g in gold if g.answers]
+    out = {}
+    for mode in MODES:
+        hits_at = {k: 0 for k in ks}
+        rr = 0.0
+        for g in answerable:
+            rank = answer_rank(pipeline.retriever.search(g.question, depth, mode), g.doc_id, g.answers)
+            if rank:
+                rr += 1.0 / rank
+                for k in ks:
+                    hits_at[k] += rank <= k
+        n = max(1, len(answerable))
+        out[mode] = {**{f"recall@{k}": 100.0 * hits_at[k] / n for k in ks}, "mrr@10": rr / n, "questions": len(answerable)}
+    return out
+
+
+def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k: int | None = None) -> dict:
+    docs = pipeline.retriever.index.documents
+    rows = []
+    latencies = []
+    citations = valid = 0
+    for g in gold:
+        res = pipeline.ask(g.question, top_k=top_k)
+        latencies.append(res.took_ms)
+        pred = res.answers[0].text if res.answers else ""
+        em, f1 = score_one(g.answers, pred)
+        for a in res.answers:
+            for c in a.citations:
+                citations += 1
+                d = docs.get(c.doc_id)
+                valid += bool(d and d.text[c.start : c.end] == a.text
+                              and d.text[c.passage_start : c.passage_start + len(c.passage)] == c.passage)
+        top_doc = res.answers[0].citations[0].doc_id if res.answers else None
+        rows.append({"id": g.id, "question": g.question, "gold": g.answers, "pred": pred, "em": em, "f1": f1,
+                     "answerable": bool(g.answers), "answered": bool(res.answers),
+                     "doc_ok": bool(g.answers) and top_doc == g.doc_id,
+                     "score": res.answers[0].score if res.answers else None, "ms": res.took_ms})
+    has = [r for r in rows if r["answerable"]]
+    no = [r for r in rows if not r["answerable"]]
+    mean = lambda xs: 100.0 * sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    return {
+        "questions": len(rows),
+        "answerable": len(has),
+        "unanswerable": len(no),
+        "exact": mean([r["em"] for r in rows]),
+        "f1": mean([r["f1"] for r in rows]),
+        "HasAns_exact": mean([r["em"] for r in has]),
+        "HasAns_f1": mean([r["f1"] for r in has]),
+        "answered_when_answerable": mean([r["answered"] for r in has]),
+        "doc@1": mean([r["doc_ok"] for r in has]),
+        "no_answer_accuracy": mean([not r["answered"] for r in no]),
+        "citations": citations,
+        "citation_validity": mean([1.0] * valid + [0.0] * (citations - valid)) if citations else 100.0,
+        "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
+                       "mean": statistics.fmean(latencies) if latencies else 0.0},
+        "rows": rows,
+    }
+
+
+def format_report(result: dict) -> str:
+    e = result["end_to_end"]
+    lines = [
+        f"questions {e['questions']} ({e['answerable']} answerable, {e['unanswerable']} not)",
+        f"EM {e['exact']:.1f}  F1 {e['f1']:.1f}  |  HasAns EM {e['HasAns_exact']:.1f}  HasAns F1 {e['HasAns_f1']:.1f}",
+        f"doc@1 {e['doc@1']:.1f}%  answered when answerable {e['answered_when_answerable']:.1f}%  "
+        f"no-answer accuracy {e['no_answer_accuracy']:.1f}%",
+        f"citations valid {e['citation_validity']:.1f}% of {e['citations']}",
+        f"latency ms: p50 {e['latency_ms']['p50']:.0f}  p95 {e['latency_ms']['p95']:.0f}",
+        "",
+        f"{'retrieval':<10}{'R@1':>7}{'R@3':>7}{'R@5':>7}{'MRR@10':>8}",
+    ]
+    for mode, r in result["retrieval"].items():
+        lines.append(f"{mode:<10}{r['recall@1']:>7.1f}{r['recall@3']:>7.1f}{r['recall@5']:>7.1f}{r['mrr@10']:>8.3f}")
+    return "\n".join(lines)

@@ -1,0 +1,76 @@
+"""Held-out questions: splits by article, and the unanswerable questions a service meets.
+
+Every split is made on articles, never on questions, so no article is both tuned on and reported on.
+Besides the data's own unanswerable questions there are three made-up kinds: a question paired with
+another paragraph of its article (a retrieval mistake), a question whose paragraph was left out of the
+index, and a question about another corpus altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+from qa.evaluation.squad import QAExample
+
+
+def split_by_article(examples: list[QAExample]) -> tuple[list[QAExample], list[QAExample]]:
+    """Two halves by article (stable hash), never splitting one article's questions."""
+    arts = sorted({e.article for e in examples}, key=lambda a: hashlib.sha1(a.encode()).hexdigest())
+    tune_arts = set(arts[: max(1, len(arts) // 2)])
+    return [e for e in examples if e.article in tune_arts], [e for e in examples if e.article not in tune_arts]
+
+
+def add_synthetic_negatives(examples: list[QAExample], share: float, rng: random.Random) -> list[QAExample]:
+    """Pair answerable questions with another paragraph of the same article that lacks the answer.
+
+    That is what a retrieval mistake looks like, so the reader learns to say "not here".
+    """
+    by_article: dict[str, list[str]] = {}
+    for ex in examples:
+        ctxs = by_article.setdefault(ex.article, [])
+        if not ctxs or ctxs[-1] != ex.context:
+            if ex.context not in ctxs:
+                ctxs.append(ex.context)
+    out = []
+    for ex in examples:
+        if ex.is_impossible or rng.random() >= share:
+            continue
+        others = [c for c in by_article[ex.article] if c != ex.context]
+        if not others:
+            continue
+        ctx = rng.choice(others)
+        if any(a.text.lower() in ctx.lower() for a in ex.answers):
+            continue
+        out.append(QAExample(ex.id + "_neg", ex.question, ctx, (), ex.article, ex.source + "+neg"))
+    return out
+
+
+UNANSWERABLE_KINDS = {"ooc": "out of corpus", "gone": "paragraph removed"}
+
+
+def unanswerable_kind(example: QAExample) -> str:
+    """Where an unanswerable question comes from: the data set itself (e.g. SQuAD 2.0's written-to-
+    mislead questions), a paragraph left out of the index, or another corpus."""
+    return UNANSWERABLE_KINDS.get(example.source.rsplit("+", 1)[-1], "in the data")
+
+
+def out_of_corpus(questions: list[QAExample], n: int, seed: int) -> list[QAExample]:
+    """Questions about other articles, asked of this corpus: its articles do not hold the answer."""
+    picked = random.Random(seed).sample(questions, min(n, len(questions)))
+    return [QAExample(q.id + "_ooc", q.question, "", (), q.article, q.source + "+ooc") for q in picked]
+
+
+def remove_paragraphs(examples: list[QAExample], share: float, seed: int) -> tuple[list[QAExample], set[str]]:
+    """Leave a share of the paragraphs out of the corpus: their questions become unanswerable.
+
+    That is the hardest "not found" a service meets: the corpus holds the article and talks about
+    the same people and places, only the sentence with the answer is missing.
+    Returns the examples (those of removed paragraphs without answers) and the removed contexts.
+    """
+    contexts = sorted({e.context for e in examples})
+    rng = random.Random(seed)
+    gone = {c for c in contexts if rng.random() < share}
+    out = [QAExample(e.id + "_gone", e.question, e.context, (), e.article, e.source + "+gone")
+           if e.context in gone else e for e in examples]
+    return out, gone

@@ -1,0 +1,28 @@
+"""``qa_config.json``, our settings beside a reader's weights (its tuned no-answer policy and threshold,
+its held-out figures, how it was trained): the one module that reads and writes it."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+FILE = "qa_config.json"
+
+
+def read(model_dir: Path) -> dict:
+    path = Path(model_dir) / FILE
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def write(model_dir: Path, config: dict) -> Path:
+    """Replace the file whole, so a failed write never leaves half a config beside the weights."""
+    path = Path(model_dir) / FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config, indent=2))
+    os.replace(tmp, path)
+    return path
+
+
+def update(model_dir: Path, changes: dict) -> Path:
+    return write(model_dir, {**read(model_dir), **changes})

@@ -1,0 +1,111 @@
+"""The HTTP wire contract: request and response bodies as msgspec Structs, apart from the domain types.
+
+The JSON of these is fixed (tools outside the repo score the service through it): fields may be
+added, never renamed, reordered or removed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from qa.answering.pipeline import AskResult
+from qa.corpus.documents import Document
+from qa.search.retriever import Hit
+from qa.search.store import Manifest
+from qa.settings import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
+
+
+class AskRequest(msgspec.Struct, forbid_unknown_fields=False):
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    top_k: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_K)] | None = None
+    max_answers: Annotated[int, msgspec.Meta(ge=1, le=MAX_ANSWERS)] | None = None
+
+
+class CitationOut(msgspec.Struct):
+    doc_id: str
+    title: str
+    start: int  # document.text[start:end] is the answer
+    end: int
+    passage: str
+    passage_start: int
+
+
+class AnswerOut(msgspec.Struct):
+    text: str
+    score: float
+    citations: list[CitationOut]
+
+
+class AskResponse(msgspec.Struct):
+    question: str
+    answers: list[AnswerOut]  # best first; empty when the articles do not hold the answer
+    took_ms: float
+
+    @classmethod
+    def of(cls, result: AskResult) -> "AskResponse":
+        return cls(result.question,
+                   [AnswerOut(a.text, a.score, [CitationOut(c.doc_id, c.title, c.start, c.end, c.passage, c.passage_start)
+                                                for c in a.citations]) for a in result.answers],
+                   result.took_ms)
+
+
+class SearchResult(msgspec.Struct):
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    passage: str
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+
+    @classmethod
+    def of(cls, hit: Hit) -> "SearchResult":
+        p = hit.passage
+        return cls(p.doc_id, p.title, p.start, p.end, p.text, hit.score, hit.dense_score, hit.lexical_score)
+
+
+class SearchResponse(msgspec.Struct):
+    query: str
+    mode: str
+    results: list[SearchResult]
+    took_ms: float
+
+
+class DocumentSummary(msgspec.Struct):
+    doc_id: str
+    title: str
+    length: int
+
+    @classmethod
+    def of(cls, doc: Document) -> "DocumentSummary":
+        return cls(doc.doc_id, doc.title, len(doc.text))
+
+
+class DocumentBody(msgspec.Struct):
+    doc_id: str
+    title: str
+    text: str
+
+    @classmethod
+    def of(cls, doc: Document) -> "DocumentBody":
+        return cls(doc.doc_id, doc.title, doc.text)
+
+
+class Health(msgspec.Struct):
+    status: str
+    documents: int
+    passages: int
+    embedding_model: str
+    reader: str
+
+    @classmethod
+    def of(cls, manifest: Manifest, reader_dir: str) -> "Health":
+        return cls("ok", manifest.document_count, manifest.passage_count, manifest.embedding_model, reader_dir)
+
+
+def encode(value: msgspec.Struct) -> bytes:
+    """The JSON the API sends for ``value`` (the CLI's ``--json`` prints the same)."""
+    return msgspec.json.encode(value)

@@ -1,0 +1,254 @@
+// Chat page for the question-answering service. Everything that comes from the server (answers,
+// titles, passages, article text, error messages) is inserted as text nodes, never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const chat = $("chat"), form = $("ask-form"), question = $("question"), topK = $("top-k");
+const send = $("send"), statusEl = $("status");
+const reader = $("reader"), readerTitle = $("reader-title"), readerText = $("reader-text");
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+// The server counts offsets in Unicode code points (Python str); JavaScript strings index UTF-16 units.
+const SURROGATE = /[\uD800-\uDFFF]/;
+function unitIndex(text, codePoints) {
+  if (!SURROGATE.test(text)) return Math.max(0, Math.min(codePoints, text.length));
+  let i = 0;
+  for (let n = 0; n < codePoints && i < text.length; n++) i += text.codePointAt(i) > 0xffff ? 2 : 1;
+  return i;
+}
+
+// Append text before, <mark>text[start:end]</mark>, and text after to parent, all as text nodes.
+// start/end are code-point offsets into text; returns the <mark>, or null when there is no span.
+function appendHighlighted(parent, text, start, end) {
+  text = String(text ?? "");
+  if (!Number.isInteger(start) || !Number.isInteger(end) || end <= start) {
+    parent.append(document.createTextNode(text));
+    return null;
+  }
+  const s = unitIndex(text, start), e = Math.max(s, unitIndex(text, end));
+  const mark = el("mark", "", text.slice(s, e));
+  parent.append(document.createTextNode(text.slice(0, s)), mark, document.createTextNode(text.slice(e)));
+  return mark;
+}
+
+function scrollToNewest(node) {
+  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+  node.scrollIntoView({ block: "nearest", behavior: smooth ? "smooth" : "auto" });
+}
+
+function addMessage(kind, text) {
+  const hint = $("empty-hint");
+  if (hint) hint.remove();
+  const msg = el("div", "msg " + kind, text);
+  chat.append(msg);
+  scrollToNewest(msg);
+  return msg;
+}
+
+function readerHref(c) {
+  return "#doc=" + encodeURIComponent(c.doc_id) + "&start=" + Number(c.start) + "&end=" + Number(c.end);
+}
+
+function renderAnswers(body) {
+  const answers = Array.isArray(body.answers) ? body.answers : [];
+  if (answers.length === 0) {
+    addMessage("bot none", "Not found in the articles.");
+    return;
+  }
+  const msg = el("div", "msg bot");
+  for (const answer of answers) {
+    const box = el("div", "answer");
+    const head = el("div", "answer-text", answer.text);
+    const score = Number(answer.score);
+    head.append(el("span", "score", "score " + (Number.isFinite(score) ? score.toFixed(2) : "n/a")));
+    box.append(head);
+    for (const c of answer.citations || []) {
+      const cite = el("div", "citation");
+      cite.append(el("div", "cite-title", c.title));
+      const passage = el("p", "passage");
+      appendHighlighted(passage, c.passage, c.start - c.passage_start, c.end - c.passage_start);
+      const link = el("a", "read-link", "Read the article");
+      link.href = readerHref(c);
+      link.setAttribute("aria-label", "Read the article: " + String(c.title ?? ""));
+      cite.append(passage, link);
+      box.append(cite);
+    }
+    msg.append(box);
+  }
+  if (Number.isFinite(body.took_ms)) msg.append(el("div", "meta", "answered in " + Math.round(body.took_ms) + " ms"));
+  chat.append(msg);
+  scrollToNewest(msg);
+}
+
+// Litestar errors: {"status_code", "detail", "extra": [...] | {...}}. Returns lines of plain text.
+async function errorLines(response) {
+  const lines = ["The request failed (HTTP " + response.status + (response.statusText ? " " + response.statusText : "") + ")."];
+  let body = null;
+  try { body = await response.json(); } catch (_) { /* not JSON */ }
+  if (!body || typeof body !== "object") return lines;
+  if (body.detail) lines.push(String(body.detail));
+  const extra = body.extra;
+  const describe = (x) => typeof x === "string" ? x
+    : x && typeof x === "object" ? ([x.key, x.message].filter(Boolean).join(": ") || JSON.stringify(x)) : String(x);
+  if (Array.isArray(extra)) lines.push(...extra.map(describe));
+  else if (extra && typeof extra === "object") {
+    for (const [k, v] of Object.entries(extra)) lines.push(k + ": " + (typeof v === "string" ? v : JSON.stringify(v)));
+  } else if (extra) lines.push(String(extra));
+  return lines;
+}
+
+function addError(lines) {
+  const msg = addMessage("error", lines[0]);
+  msg.setAttribute("role", "alert");
+  for (const line of lines.slice(1)) msg.append(el("div", "", line));
+  scrollToNewest(msg);
+}
+
+function setBusy(busy) {
+  send.disabled = question.disabled = topK.disabled = busy;
+  chat.setAttribute("aria-busy", String(busy));
+  statusEl.textContent = busy ? "thinking…" : "";
+}
+
+// The limits and the default come from the page the server rendered (its settings), not from here.
+function readTopK() {
+  let k = parseInt(topK.value, 10);
+  if (!Number.isInteger(k)) k = parseInt(topK.defaultValue, 10);
+  k = Math.min(parseInt(topK.max, 10), Math.max(parseInt(topK.min, 10), k));
+  topK.value = String(k);
+  return k;
+}
+
+async function ask(text) {
+  addMessage("user", text);
+  setBusy(true);
+  try {
+    const response = await fetch("/api/ask", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json" },
+      body: JSON.stringify({ question: text, top_k: readTopK() }),
+    });
+    if (!response.ok) addError(await errorLines(response));
+    else renderAnswers(await response.json());
+  } catch (err) {
+    addError(["Could not reach the server. Check the connection and try again.", String(err && err.message || err)]);
+  } finally {
+    setBusy(false);
+    question.focus();
+  }
+}
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = question.value.trim();
+  if (!text || send.disabled) return;
+  question.value = "";
+  ask(text);
+});
+
+question.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    form.requestSubmit();
+  }
+});
+
+// ---- The article reader: #doc=<id>&start=<n>&end=<n> opens the whole article with the span marked.
+// Each reader entry in the history carries {depth}: how many reader entries sit on top of the chat,
+// so "Close" can go back to the chat in one step while the back button walks through the articles.
+let depth = 0, loadSeq = 0, returnFocus = null;
+let cached = null; // the last article fetched: {doc_id, title, text}
+
+function routeParams() {
+  return new URLSearchParams(location.hash.slice(1));
+}
+
+async function showReader() {
+  const params = routeParams();
+  const docId = params.get("doc");
+  depth = history.state && Number.isInteger(history.state.depth) ? history.state.depth : 0;
+  if (!docId) {
+    const wasOpen = !reader.hidden;
+    reader.hidden = true;
+    document.body.classList.remove("reading");
+    if (wasOpen) (returnFocus && returnFocus.isConnected ? returnFocus : question).focus();
+    return;
+  }
+  const seq = ++loadSeq;
+  reader.hidden = false;
+  document.body.classList.add("reading");
+  readerText.replaceChildren();
+  try {
+    let doc = cached && cached.doc_id === docId ? cached : null;
+    if (!doc) {
+      readerTitle.textContent = "Loading the article…";
+      const response = await fetch("/api/documents/" + encodeURIComponent(docId), { headers: { accept: "application/json" } });
+      if (seq !== loadSeq) return;
+      if (!response.ok) {
+        readerTitle.textContent = "Could not open the article";
+        for (const line of await errorLines(response)) readerText.append(el("p", "", line));
+        readerTitle.focus();
+        return;
+      }
+      doc = await response.json();
+      if (seq !== loadSeq) return;
+      cached = { doc_id: docId, title: String(doc.title ?? ""), text: String(doc.text ?? "") };
+      doc = cached;
+    }
+    readerTitle.textContent = doc.title || docId;
+    const mark = appendHighlighted(readerText, doc.text, parseInt(params.get("start"), 10), parseInt(params.get("end"), 10));
+    readerTitle.focus({ preventScroll: true });
+    if (mark) mark.scrollIntoView({ block: "center" });
+    else reader.scrollTop = 0;
+  } catch (err) {
+    if (seq !== loadSeq) return;
+    readerTitle.textContent = "Could not open the article";
+    readerText.append(el("p", "", "Could not reach the server: " + String(err && err.message || err)));
+  }
+}
+
+function closeReader() {
+  if (depth > 0) history.go(-depth); // back to the chat entry; hashchange hides the panel
+  else {
+    history.replaceState(null, "", location.pathname + location.search);
+    showReader();
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  if (history.state === null) { // a new entry (link click or typed URL): number it
+    const next = routeParams().get("doc") ? depth + 1 : 0;
+    history.replaceState({ depth: next }, "");
+  }
+  showReader();
+});
+
+chat.addEventListener("click", (event) => {
+  const link = event.target.closest("a.read-link");
+  if (!link) return;
+  returnFocus = link;
+  if (link.getAttribute("href") === location.hash) { // same span again: no hashchange, just re-show
+    event.preventDefault();
+    showReader();
+  }
+});
+
+$("reader-close").addEventListener("click", closeReader);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && !reader.hidden) closeReader();
+});
+
+// A shared link opened directly: put the chat underneath it, so Back and Close both lead to the chat.
+if (routeParams().get("doc") && !(history.state && Number.isInteger(history.state.depth))) {
+  const hash = location.hash;
+  history.replaceState({ depth: 0 }, "", location.pathname + location.search);
+  history.pushState({ depth: 1 }, "", hash);
+}
+showReader();
+if (reader.hidden) question.focus();

@@ -1,0 +1,116 @@
+"""The ``qa`` command line, see qa/cli/ (run in-process with typer's runner)."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli.main import app
+
+from conftest import SEEDS
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(monkeypatch, seed_index_dir, tiny_reader_dir):
+    monkeypatch.setenv("QA_INDEX_DIR", str(seed_index_dir))
+    monkeypatch.setenv("QA_READER_DIR", str(tiny_reader_dir))
+    monkeypatch.setenv("QA_NO_ANSWER_THRESHOLD", "-1000000")  # the tiny reader is random: accept its spans
+
+
+def test_ingest_builds_an_index_then_reports_nothing_new(tmp_path, monkeypatch):
+    monkeypatch.delenv("QA_INDEX_DIR", raising=False)
+    out = tmp_path / "idx"
+    r = runner.invoke(app, ["ingest", str(SEEDS), "--index", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "5 added" in r.output and (out / "CURRENT").exists()
+    r = runner.invoke(app, ["ingest", str(SEEDS), "--index", str(out)])
+    assert r.exit_code == 0 and "5 unchanged" in r.output and "0 passages and 0 sentences embedded" in r.output
+
+
+def test_ingest_of_a_missing_path_is_a_clear_error(tmp_path):
+    r = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")])
+    assert r.exit_code == 2 and "no such file or folder" in r.output
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_ask_prints_answer_and_citation(env):
+    r = runner.invoke(app, ["ask", "Where was the 2018 coordination conference held?"])
+    assert r.exit_code == 0, r.output
+    assert "1. " in r.output and "chars " in r.output
+
+
+def test_ask_json_is_the_api_shape(env, seed_index_dir):
+    r = runner.invoke(app, ["ask", "Where was the 2018 coordination conference held?", "--json", "--top-k", "2"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.output)
+    assert set(body) == {"question", "answers", "took_ms"}
+    c = body["answers"][0]["citations"][0]
+    assert set(c) == {"doc_id", "title", "start", "end", "passage", "passage_start"}
+
+
+def test_ask_rejects_empty_question(env):
+    r = runner.invoke(app, ["ask", "   "])
+    assert r.exit_code == 2 and "empty" in r.output
+
+
+def test_commands_without_reader_weights_refuse_and_say_where(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_READER_DIR", str(tmp_path / "no-reader"))
+    for args in (["ask", "Who?"], ["serve", "--port", "1"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "no reader weights in" in r.output and "no-reader" in r.output
+
+
+def test_ask_without_index_says_how_to_build_it(env, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "empty"))
+    r = runner.invoke(app, ["ask", "Who?"])
+    assert r.exit_code == 2 and "qa ingest" in r.output
+
+
+def test_bad_settings_are_a_clear_error_not_a_traceback(env, monkeypatch):
+    monkeypatch.setenv("QA_READER_DTYPE", "fp8")
+    r = runner.invoke(app, ["ask", "Who?"])
+    assert r.exit_code == 2 and "QA_READER_DTYPE" in r.output and "Traceback" not in r.output
+    monkeypatch.delenv("QA_READER_DTYPE")
+    r = runner.invoke(app, ["ask", "Who?", "--top-k", "0"])
+    assert r.exit_code == 2 and "top_k" in r.output
+
+
+def test_reader_train_refuses_an_unknown_device_before_training(tiny_squad, tmp_path):
+    r = runner.invoke(app, ["reader", "train", "--data", str(tiny_squad), "--out", str(tmp_path / "run"), "--device", "tpu"])
+    assert r.exit_code == 2 and "--device 'tpu'" in r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_reader_eval_reads_with_qa_threads_unless_a_flag_says_otherwise(tiny_squad, tiny_reader_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("QA_THREADS", "1")
+    base = ["reader", "eval", "--data", str(tiny_squad), "--model", str(tiny_reader_dir), "--runtime", "torch"]
+    r = runner.invoke(app, base + ["--out", str(tmp_path / "a.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "a.json").read_text())["threads"] == 1
+    r = runner.invoke(app, base + ["--threads", "3", "--out", str(tmp_path / "b.json")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "b.json").read_text())["threads"] == 3
+
+
+def test_reader_train_options_are_the_training_configs_fields(tiny_squad, tmp_path, monkeypatch):
+    """Each TrainConfig field is an option of ``qa reader train``, and what is given reaches the run."""
+    import dataclasses
+
+    from qa.cli import reader as reader_cli
+    from qa.training.config import TrainConfig
+
+    r = runner.invoke(app, ["reader", "train", "--help"], terminal_width=200)
+    for f in dataclasses.fields(TrainConfig):
+        assert f"--{f.name.replace('_', '-')}" in r.output, f.name
+    seen = {}
+    monkeypatch.setattr("qa.training.train.train", lambda cfg: seen.setdefault("cfg", cfg) and tmp_path / "final")
+    r = runner.invoke(app, ["reader", "train", "--data", str(tiny_squad), "--out", str(tmp_path / "run"), "--lr", "3e-5",
+                            "--max-answer-words", "7", "--resume", "--holdout", str(tiny_squad)])
+    assert r.exit_code == 0, r.output
+    cfg = seen["cfg"]
+    assert cfg == TrainConfig(data=[str(tiny_squad)], out=str(tmp_path / "run"), lr=3e-5, max_answer_words=7,
+                              resume=True, holdout=[str(tiny_squad)])
+    assert reader_cli.reader_train.__doc__

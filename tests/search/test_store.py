@@ -1,0 +1,53 @@
+"""The persisted index, see qa/search/store.py."""
+
+import shutil
+
+import pytest
+
+from qa.corpus.chunking import sentence_spans
+from qa.search.store import IndexNotFound, PassageIndex
+
+
+
+def test_seed_index_has_manifest_documents_and_both_indexes(seed_index_dir):
+    idx = PassageIndex.load(seed_index_dir, "all-MiniLM-L6-v2", 384)
+    m = idx.manifest
+    assert m.document_count == 5 and m.embedding_dim == 384 and m.chunk_words == 120
+    assert len(m.documents["004_e78e7126cb0131b0"]) == 64  # sha256 content hash
+    assert idx.dense.passages.ntotal == len(idx.passages) == m.passage_count == idx.lexical.passages.size
+    for p in idx.passages:
+        assert idx.documents[p.doc_id].text[p.start : p.end] == p.text
+
+
+def test_missing_index_says_how_to_build_one(tmp_path):
+    with pytest.raises(IndexNotFound, match="qa ingest"):
+        PassageIndex.load(tmp_path / "nothing")
+
+
+def test_sentence_bm25_is_saved_and_maps_sentences_to_their_passages(seed_index_dir):
+    idx = PassageIndex.load(seed_index_dir)
+    owner = idx.lexical.owner
+    assert idx.lexical.sentences.size == len(owner) > len(idx.passages)
+    assert set(owner.tolist()) == {p.passage_id for p in idx.passages}  # every passage has sentences
+    assert list(owner) == sorted(owner)
+
+
+def test_snapshot_without_sentence_bm25_still_loads(index_copy):
+    snap = index_copy / (index_copy / "CURRENT").read_text().strip()
+    shutil.rmtree(snap / "lexical_sentences")  # as written before sentence BM25 existed
+    idx = PassageIndex.load(index_copy)
+    assert idx.lexical.sentences.size == len(idx.lexical.owner) > 0
+
+
+def test_sentence_vectors_are_saved_one_per_sentence_in_passage_order(seed_index_dir, embedder):
+    idx = PassageIndex.load(seed_index_dir)
+    sd = idx.dense
+    assert sd is not None and sd.sentences.ntotal == len(sd.owner) == len(idx.lexical.owner)
+    assert list(sd.owner) == list(idx.lexical.owner)  # both sentence indexes number sentences alike
+    p = idx.passages[7]
+    texts = [p.text[s:e] for s, e in sentence_spans(p.text)]
+    assert len(sd.sentence_vectors(p.passage_id)) == len(texts)
+    fresh = embedder.embed(texts)
+    assert (idx.dense.sentence_vectors(p.passage_id) * fresh).sum(axis=1).min() > 0.999
+
+
