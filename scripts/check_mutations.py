@@ -1,0 +1,52 @@
+"""Break one feature at a time and check that its test fails: each mutation is applied, its test run, and
+the file restored. Every line must say FAILS.
+
+    .venv/bin/python scripts/check_mutations.py [NAME ...]
+
+A mutation whose pattern no longer occurs exactly once stops the run: update it with the code it breaks.
+"""
+import subprocess, sys
+MUT = {
+ "merge-first-citation-only": ("qa/answering/pipeline.py",
+    "        if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):",
+    "        if not ans.citations:",
+    "tests/answering/test_pipeline.py::test_one_text_found_in_several_places_is_one_answer_with_every_citation"),
+ "no-int8": ("qa/reader/extractive.py",
+    "model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)",
+    "pass",
+    "tests/reader/test_extractive.py::test_int8_reader_runs_quantised_linear_layers_and_gives_valid_spans"),
+ "fit-zero-weights": ("qa/training/calibrate.py",
+    "    return NoAnswerPolicy(base.weights, base.bias, float(best_cut))",
+    "    return NoAnswerPolicy(tuple(0.0 for _ in base.weights), 0.0, float(best_cut))",
+    "tests/training/test_calibrate.py::test_fit_learns_what_separates_right_answers_from_wrong_ones"),
+ "resume-neither": ("qa/training/train.py",
+    '        model.load_state_dict(state["model"])\n        opt.load_state_dict(state["optimizer"])',
+    '        pass',
+    "tests/training/test_train.py::test_train_a_few_steps_checkpoint_resume_and_load"),
+ "resume-no-model": ("qa/training/train.py",
+    '        model.load_state_dict(state["model"])\n', '',
+    "tests/training/test_train.py::test_train_a_few_steps_checkpoint_resume_and_load"),
+ "resume-no-optimiser": ("qa/training/train.py",
+    '        opt.load_state_dict(state["optimizer"])\n', '',
+    "tests/training/test_train.py::test_train_a_few_steps_checkpoint_resume_and_load"),
+ "search-ignores-settings": ("qa/web/app.py",
+    "        hits = pipeline.retriever.search(q, k or pipeline.top_k, mode)",
+    "        hits = pipeline.retriever.search(q, k or 5, mode)",
+    "tests/web/test_app.py::test_search_defaults_come_from_the_settings"),
+ "eval-threads-2": ("qa/cli/reader.py",
+    "    settings = load_settings(reader_dir=model, threads=threads,",
+    "    settings = load_settings(reader_dir=model, threads=threads or 2,",
+    "tests/cli/test_cli.py::test_reader_eval_reads_with_qa_threads_unless_a_flag_says_otherwise"),
+}
+names = sys.argv[1:] or list(MUT)
+for name in names:
+    path, old, new, test = MUT[name]
+    src = open(path).read()
+    assert src.count(old) == 1, (name, "pattern not found once")
+    open(path, "w").write(src.replace(old, new))
+    try:
+        r = subprocess.run([".venv/bin/python", "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                           capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+    finally:
+        open(path, "w").write(src)
+    print(f"{name:28} {'FAILS (good)' if r.returncode != 0 else 'PASSES (bad)'}   {r.stdout.strip().splitlines()[-1]}", flush=True)
