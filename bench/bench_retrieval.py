@@ -106,7 +106,7 @@ def sweep_passages(args, s, emb) -> None:
     import time
 
     from qa.training.calibrate import index_paragraphs
-    from qa.corpus.chunking import chunk_documents
+    from qa.corpus.chunking import Chunking, chunk_documents
     from qa.corpus.documents import load_documents
     from qa.evaluation.end_to_end import answer_rank, load_gold
     from qa.search.store import Manifest
@@ -116,7 +116,7 @@ def sweep_passages(args, s, emb) -> None:
     from qa.search.retriever import FusionParams, Retriever
 
     if args.gold:
-        docs = load_documents([s.seeds_dir]).documents
+        docs = load_documents([s.seeds_dir], s.max_document_bytes).documents
         questions = [(g.question, g.doc_id, g.answers) for g in load_gold(Path(args.gold)) if g.answers]
     else:
         examples = load_many(args.data)
@@ -132,8 +132,8 @@ def sweep_passages(args, s, emb) -> None:
     for setting in args.passages.split(","):
         words, overlap = (int(x) for x in setting.split("/"))
         if args.gold:
-            passages = chunk_documents(docs, words, overlap)
-            index = build_index(Manifest(emb.name, emb.dim, words, overlap, s.lexical_params()), docs, passages, emb)
+            passages = chunk_documents(docs, Chunking(words, overlap, s.max_passage_chars))
+            index = build_index(Manifest.of(emb.name, emb.dim, Chunking(words, overlap, s.max_passage_chars), s.lexical_params()), docs, passages, emb)
             qs = questions
         else:
             index = index_paragraphs(examples, emb, s.model_copy(update={"chunk_words": words, "chunk_overlap_words": overlap}))

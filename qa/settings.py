@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from qa.packaged import packaged_minilm_path
@@ -17,10 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = get_args(Mode)
 
-# Input limits: the HTTP schema, the CLI and the chat page all read these.
-MAX_QUESTION_CHARS = 1000
-MAX_TOP_K = 50
-MAX_ANSWERS = 20
+# The fixed input limits (``limits.py``, importable where pydantic is not installed), re-exported here.
+from qa.limits import MAX_ANSWERS, MAX_DOC_ID_CHARS, MAX_QUESTION_CHARS, MAX_TITLE_CHARS, MAX_TOP_K  # noqa: E402, F401
 
 
 class Settings(BaseSettings):
@@ -34,9 +32,19 @@ class Settings(BaseSettings):
     embedding_model: str = Field(default="", description="folder of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2")
     embedding_name: str = "all-MiniLM-L6-v2"
 
-    # chunking
+    # the corpus: what goes in, and how it is cut
     chunk_words: int = Field(default=120, ge=20, le=1000)
     chunk_overlap_words: int = Field(default=30, ge=0, le=500)
+    max_passage_chars: int = Field(default=4000, ge=200,
+                                   description="no passage is longer, even text without spaces (split by characters)")
+    max_document_bytes: int = Field(default=2_000_000, ge=1000, description="a longer document is rejected (UTF-8 bytes)")
+    max_documents_per_request: int = Field(default=1000, ge=1, description="documents in one POST /api/documents")
+    api_token: SecretStr | None = Field(default=None, description="bearer token for the write routes; unset: writes are off")
+    write_wait_seconds: float = Field(default=60.0, ge=0.0,
+                                      description="how long an HTTP write waits for another writer's lock before a 503")
+    max_request_bytes: int = Field(default=64_000_000, ge=10_000, description="a larger request body is a 413")
+    index_poll_seconds: float = Field(default=2.0, gt=0.0,
+                                      description="how often the server looks for a snapshot written by another process")
 
     # retrieval
     top_k: int = Field(default=5, ge=1, le=MAX_TOP_K)

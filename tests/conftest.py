@@ -13,6 +13,14 @@ from qa.packaged import packaged_minilm_path
 from qa.settings import Settings
 
 LEXICAL = Settings().lexical_params()  # BM25 as the service configures it
+MAX_BYTES = Settings().max_document_bytes
+
+
+def index_config(embedder):
+    """How the service builds its index (chunking 120/30, BM25), with the given embedder."""
+    from qa.search.ingest import IndexConfig
+
+    return IndexConfig.from_settings(Settings(), embedder)
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 
@@ -68,8 +76,7 @@ def seed_index_dir(tmp_path_factory, embedder) -> Path:
     from qa.search.ingest import ingest
 
     d = tmp_path_factory.mktemp("index")
-    s = Settings()
-    ingest([SEEDS], d, embedder, s.chunk_words, s.chunk_overlap_words, s.lexical_params())
+    ingest([SEEDS], d, index_config(embedder), MAX_BYTES)
     return d
 
 

@@ -113,6 +113,13 @@ class AnswerPipeline:
         kwargs.update(overrides)
         return cls(retriever, reader, **kwargs)
 
+    def with_index(self, index: PassageIndex) -> "AnswerPipeline":
+        """The same pipeline over another snapshot of the index (same models, same decision)."""
+        r = self.retriever
+        return AnswerPipeline(Retriever(index, r.embedder, r.fusion), self.reader, top_k=self.top_k,
+                              max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
+                              policy=self.policy)
+
     def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> list[Candidate]:
         """Retrieve, read every passage in one batched pass, and describe each proposed span."""
         hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)

@@ -4,6 +4,7 @@ and train/evaluate/export the reader. Every flag overrides the matching ``QA_*``
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -37,16 +38,28 @@ app.add_typer(typer.Typer(cls=_ReaderCommands, no_args_is_help=True,
                           help="Train, evaluate and export the extractive reader."), name="reader")
 
 
+def _say_waiting(owner: dict) -> None:
+    from qa.search.lock import describe
+
+    typer.secho(f"waiting for the index lock held by {describe(owner)}", fg=typer.colors.YELLOW, err=True)
+
+
 def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool):
-    from qa.search.embedding import Embedder
-    from qa.search.ingest import ingest
+    from qa.search.ingest import IndexConfig, ingest
 
     with user_errors():
-        report = ingest(paths, settings.index_dir, Embedder.from_settings(settings), settings.chunk_words,
-                        settings.chunk_overlap_words, settings.lexical_params(), rebuild=rebuild, progress=progress)
+        report = ingest(paths, settings.index_dir, IndexConfig.from_settings(settings), settings.max_document_bytes,
+                        rebuild=rebuild, progress=progress, on_wait=_say_waiting)
     for err in report.errors:
-        typer.secho(f"warning: {err}", fg=typer.colors.YELLOW, err=True)
+        typer.secho(f"rejected: {err}", fg=typer.colors.YELLOW, err=True)
     return report
+
+
+def _summary(report, settings: Settings) -> str:
+    return (f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+            f"{len(report.errors)} rejected; {report.embedded_passages} passages and {report.embedded_sentences} "
+            f"sentences embedded; index now holds {report.total_documents} documents, {report.total_passages} passages "
+            f"({report.seconds:.1f} s) -> {settings.index_dir}")
 
 
 def _load_pipeline(settings: Settings):
@@ -62,18 +75,52 @@ def ingest(
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option(help="ignore the existing index and build a new one")] = False,
     chunk_words: Annotated[Optional[int], typer.Option(help="words per passage (QA_CHUNK_WORDS)")] = None,
+    watch: Annotated[bool, typer.Option(help="keep going: ingest files that appear or change under PATHS")] = False,
+    interval: Annotated[float, typer.Option(help="with --watch: seconds between looks")] = 5.0,
 ) -> None:
-    """Add articles to the index; only new or changed documents are embedded."""
+    """Add articles to the index; only new or changed documents are embedded.
+
+    Exits 0 when everything went in, 1 after listing what was rejected. One writer at a time: a second
+    ingest into the same index waits for the first and says so."""
     quiet_libraries()
     settings = load_settings(index_dir=index, chunk_words=chunk_words)
-    report = _run_ingest(settings, paths or [settings.seeds_dir], rebuild, progress=True)
-    typer.echo(
-        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.errors)} skipped; {report.embedded_passages} passages and {report.embedded_sentences} sentences embedded; index now holds "
-        f"{report.total_documents} documents, {report.total_passages} passages ({report.seconds:.1f} s) -> {settings.index_dir}"
-    )
+    paths = paths or [settings.seeds_dir]
+    if watch:
+        _watch(settings, paths, interval)
+        return
+    report = _run_ingest(settings, paths, rebuild, progress=True)
+    typer.echo(_summary(report, settings))
     if not report.total_documents:
         fail("no documents could be loaded", 1)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _watch(settings: Settings, paths: list[Path], interval: float) -> None:
+    """Ingest what is new or changed under ``paths``, every ``interval`` seconds, until interrupted.
+    A file removed from the folder stays in the index (delete it with DELETE /api/documents/{id})."""
+    from qa.corpus.documents import find_files
+
+    seen: dict[Path, tuple[int, int]] = {}
+    typer.echo(f"watching {', '.join(map(str, paths))} every {interval:g} s (Ctrl-C to stop)")
+    try:
+        while True:
+            files, _ = find_files(paths)
+            stamps = {}
+            for f in files:
+                try:
+                    st = f.stat()
+                except FileNotFoundError:  # removed between the listing and now
+                    continue
+                stamps[f] = (st.st_mtime_ns, st.st_size)
+            fresh = [f for f, stamp in stamps.items() if seen.get(f) != stamp]
+            if fresh:
+                report = _run_ingest(settings, fresh, rebuild=False, progress=False)
+                typer.echo(_summary(report, settings))
+                seen.update({f: stamps[f] for f in fresh})
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        typer.echo("stopped watching")
 
 
 @app.command()

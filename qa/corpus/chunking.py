@@ -20,6 +20,19 @@ _ABBREVIATION = re.compile(
 
 
 @dataclass(frozen=True)
+class Chunking:
+    """How documents are cut into passages."""
+
+    words: int  # about this many words a passage
+    overlap_words: int  # the next passage starts with up to this many words of the previous one
+    max_chars: int  # and no passage is longer than this, even text without spaces
+
+    @classmethod
+    def from_settings(cls, settings) -> "Chunking":
+        return cls(settings.chunk_words, settings.chunk_overlap_words, settings.max_passage_chars)
+
+
+@dataclass(frozen=True)
 class Passage:
     passage_id: int  # position in the index
     doc_id: str
@@ -62,31 +75,54 @@ def _words(text: str, span: tuple[int, int]) -> int:
     return len(text[span[0] : span[1]].split())
 
 
-def chunk_document(doc: Document, chunk_words: int, overlap_words: int) -> list[tuple[int, int]]:
-    """Group whole sentences into passages of about ``chunk_words`` words.
+def _cut_long(text: str, span: tuple[int, int], max_chars: int) -> list[tuple[int, int]]:
+    """A span longer than ``max_chars`` in pieces of at most that many characters, cut at the last
+    whitespace inside each piece where there is one (a run without spaces, such as base64, is cut anywhere)."""
+    s, e = span
+    out = []
+    while e - s > max_chars:
+        cut = s + max_chars
+        space = max(text.rfind(" ", s + 1, cut), text.rfind("\n", s + 1, cut))
+        if space > s + max_chars // 2:
+            cut = space
+        out.append((s, cut))
+        s = cut
+        while s < e and text[s].isspace():
+            s += 1
+    if e > s:
+        out.append((s, e))
+    return out
+
+
+def chunk_document(doc: Document, chunk_words: int, overlap_words: int, max_chars: int) -> list[tuple[int, int]]:
+    """Group whole sentences into passages of about ``chunk_words`` words and at most ``max_chars`` characters.
 
     Each next passage starts with the last sentences of the previous one, up to ``overlap_words``
     words, so an answer near a boundary is whole in at least one passage. A sentence longer than
-    ``chunk_words`` is split on word boundaries.
+    ``chunk_words`` is split on word boundaries, and any piece still over ``max_chars`` by characters.
     """
     text = doc.text
     units: list[tuple[int, int]] = []
     for s, e in sentence_spans(text):
         words = [m.span() for m in re.finditer(r"\S+", text[s:e])]
         if len(words) <= chunk_words:
-            units.append((s, e))
-            continue
-        step = max(1, chunk_words - overlap_words)
-        for i in range(0, len(words), step):
-            part = words[i : i + chunk_words]
-            units.append((s + part[0][0], s + part[-1][1]))
-            if i + chunk_words >= len(words):
-                break
+            pieces = [(s, e)]
+        else:
+            pieces = []
+            step = max(1, chunk_words - overlap_words)
+            for i in range(0, len(words), step):
+                part = words[i : i + chunk_words]
+                pieces.append((s + part[0][0], s + part[-1][1]))
+                if i + chunk_words >= len(words):
+                    break
+        for piece in pieces:
+            units.extend(_cut_long(text, piece, max_chars))
     chunks: list[tuple[int, int]] = []
     i = 0
     while i < len(units):
         j, n = i, 0
-        while j < len(units) and (n == 0 or n + _words(text, units[j]) <= chunk_words):
+        while j < len(units) and (n == 0 or (n + _words(text, units[j]) <= chunk_words
+                                             and units[j][1] - units[i][0] <= max_chars)):
             n += _words(text, units[j])
             j += 1
         chunks.append((units[i][0], units[j - 1][1]))
@@ -101,10 +137,10 @@ def chunk_document(doc: Document, chunk_words: int, overlap_words: int) -> list[
     return chunks
 
 
-def chunk_documents(docs: list[Document], chunk_words: int, overlap_words: int, first_id: int = 0) -> list[Passage]:
+def chunk_documents(docs: list[Document], chunking: Chunking, first_id: int = 0) -> list[Passage]:
     out: list[Passage] = []
     for d in docs:
-        for s, e in chunk_document(d, chunk_words, overlap_words):
+        for s, e in chunk_document(d, chunking.words, chunking.overlap_words, chunking.max_chars):
             out.append(Passage(first_id + len(out), d.doc_id, d.title, s, e, d.text[s:e]))
     return out
 

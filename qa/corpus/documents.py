@@ -1,8 +1,9 @@
 """Loading articles from disk and cleaning scrape leftovers.
 
-Accepts ``.txt``/``.md`` files (first non-empty line is the title; ``doc_id`` is the file stem) and
-``.jsonl`` files with one ``{"id", "title", "text"}`` object per line. A file that cannot be read
-(not UTF-8, empty, malformed) is reported by name and skipped; the rest of the batch still loads.
+Accepts ``.txt``/``.md`` files (first non-empty line is the title; ``doc_id`` is the file stem, made safe)
+and ``.jsonl`` files with one ``{"id", "title", "text"}`` object per line. A file or line that cannot be
+taken (not UTF-8, empty, binary, too big, malformed: ``hygiene.py``) is reported by name and skipped;
+the rest of the batch still loads.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from qa.corpus.hygiene import BadDocument, check_id, check_text, check_title, safe_id
 
 SUFFIXES = (".txt", ".md", ".jsonl")
 
@@ -56,64 +59,81 @@ def clean_text(raw: str) -> str:
 
 
 def make_document(doc_id: str, raw: str, title: str | None = None) -> Document:
+    """A document from checked parts (``hygiene.py``); the title defaults to the first line of the text."""
     text = clean_text(raw)
     if not text:
-        raise ValueError("no text after cleaning")
+        raise BadDocument("no text after removing scrape leftovers")
     if not title:
         title = next(line.strip() for line in text.split("\n") if line.strip())
     return Document(doc_id=doc_id, title=title.strip(), text=text)
 
 
-def _read_utf8(path: Path) -> str:
+def document_from_fields(fields: object, max_bytes: int) -> Document:
+    """A document from a JSON object ``{"id", "title"?, "text"}`` (a JSON line or an HTTP item)."""
+    if not isinstance(fields, dict):
+        raise BadDocument(f"expected an object with 'id' and 'text', not {type(fields).__name__}")
+    missing = [k for k in ("id", "text") if k not in fields]
+    if missing:
+        raise BadDocument(f"missing {' and '.join(repr(k) for k in missing)}")
+    doc_id = check_id(fields["id"])
+    return make_document(doc_id, check_text(fields["text"], max_bytes), check_title(fields.get("title")))
+
+
+def _read_utf8(path: Path, max_bytes: int) -> str:
+    size = path.stat().st_size
+    if size > max_bytes and path.suffix != ".jsonl":  # a JSON-lines file is checked line by line
+        raise BadDocument(f"{size:,} bytes, over the limit of {max_bytes:,} (QA_MAX_DOCUMENT_BYTES)")
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise BadDocument(f"not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
-def load_file(path: Path) -> LoadResult:
+def load_file(path: Path, max_bytes: int) -> LoadResult:
     res = LoadResult()
     try:
-        raw = _read_utf8(path)
+        raw = _read_utf8(path, max_bytes)
         if not raw.strip():
-            raise ValueError("empty file")
+            raise BadDocument("empty file")
         if path.suffix == ".jsonl":
             for n, line in enumerate(raw.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
-                    doc_id, text = str(obj["id"]).strip(), obj["text"]
-                    if not doc_id or not isinstance(text, str):
-                        raise ValueError("'id' must be non-empty and 'text' a string")
-                    res.documents.append(make_document(doc_id, text, obj.get("title")))
-                except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                    res.documents.append(document_from_fields(json.loads(line), max_bytes))
+                except json.JSONDecodeError as e:
+                    res.errors.append(f"{path}: line {n} skipped: not JSON ({e.msg})")
+                except BadDocument as e:
                     res.errors.append(f"{path}: line {n} skipped: {e}")
         else:
-            res.documents.append(make_document(path.stem, raw))
-    except (OSError, ValueError) as e:
+            res.documents.append(make_document(safe_id(path.stem), check_text(raw, max_bytes)))
+    except (OSError, BadDocument) as e:
         res.errors.append(f"{path}: skipped: {e}")
     return res
 
 
-def find_files(paths: list[Path]) -> list[Path]:
+def find_files(paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """The article files under ``paths``, and a message for each path that does not exist."""
     files: list[Path] = []
+    missing: list[str] = []
     for p in paths:
         if p.is_dir():
             files.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in SUFFIXES))
         elif p.is_file():
             files.append(p)
         else:
-            raise FileNotFoundError(f"no such file or folder: {p}")
-    return files
+            missing.append(f"{p}: skipped: no such file or folder")
+    return files, missing
 
 
-def load_documents(paths: list[Path]) -> LoadResult:
-    """Load every article under ``paths``; duplicate ids keep the first and report the rest."""
-    res = LoadResult()
+def load_documents(paths: list[Path], max_bytes: int) -> LoadResult:
+    """Load every article under ``paths``; what cannot be loaded is reported and the rest still loads.
+    Duplicate ids keep the first."""
+    files, missing = find_files(paths)
+    res = LoadResult(errors=missing)
     seen: set[str] = set()
-    for f in find_files(paths):
-        part = load_file(f)
+    for f in files:
+        part = load_file(f, max_bytes)
         res.errors.extend(part.errors)
         for d in part.documents:
             if d.doc_id in seen:

@@ -1,17 +1,26 @@
-"""Bringing articles into the index: load, chunk, embed only what is new or changed, write atomically."""
+"""Changing the index: add, update and delete documents, embedding only what is new or changed.
+
+Every change goes through ``write``: under the index's write lock (``lock.py``) it reads the current
+snapshot, builds the next one (kept documents keep their passage and sentence vectors; new text is
+embedded through ``EmbeddingCache``, so a killed write resumes its embedding), and swaps it in
+atomically (``store.py``). Leftovers of killed writes are removed on the way.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from qa.corpus.chunking import Passage, chunk_document, passage_sentences
+from qa.corpus.chunking import Chunking, Passage, chunk_document, passage_sentences
 from qa.corpus.documents import Document, load_documents
 from qa.search.embedding import Embedder
+from qa.search.embedding_cache import EmbeddingCache
+from qa.search.lock import IndexLock
 from qa.search.store import Manifest, PassageIndex
 
 log = logging.getLogger(__name__)
@@ -22,7 +31,9 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)  # asked to delete, but not in the index
+    errors: list[str] = field(default_factory=list)  # what could not be loaded, and why
     embedded_passages: int = 0
     embedded_sentences: int = 0
     total_documents: int = 0
@@ -31,45 +42,90 @@ class IngestReport:
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated)
+        return bool(self.added or self.updated or self.deleted)
 
 
-def ingest(paths: list[Path], index_dir: Path, embedder: Embedder, chunk_words: int, overlap_words: int,
-           lexical_params: dict, rebuild: bool = False, progress: bool = False) -> IngestReport:
-    """Add the articles under ``paths`` to the index in ``index_dir`` (created if missing).
+@dataclass(frozen=True)
+class IndexConfig:
+    """How a write builds the index: the embedder, the chunking and BM25's parameters."""
 
-    Documents already indexed with the same content and chunking keep their vectors; new or changed
-    ones are chunked and embedded. Documents not named in ``paths`` stay as they are. Nothing is
-    written when nothing changed. A different embedding model is refused unless ``rebuild``.
-    ``lexical_params``: BM25's k1, b and stopwords (``Settings.lexical_params()``).
+    embedder: Embedder
+    chunking: Chunking
+    lexical_params: dict
+
+    @classmethod
+    def from_settings(cls, settings, embedder: Embedder | None = None) -> "IndexConfig":
+        return cls(embedder or Embedder.from_settings(settings), Chunking.from_settings(settings), settings.lexical_params())
+
+
+def write(index_dir: Path, config: IndexConfig, upserts: Iterable[Document] = (), deletes: Iterable[str] = (),
+          rebuild: bool = False, progress: bool = False, command: str = "qa ingest",
+          wait_seconds: float | None = None, on_wait: Callable[[dict], None] | None = None,
+          ) -> tuple[IngestReport, PassageIndex | None]:
+    """Add or replace ``upserts`` and remove ``deletes`` in the index in ``index_dir`` (created if missing).
+
+    Returns the report and the index as it now stands (None when there is none: nothing to write into
+    a new index). Nothing is written when nothing changed. A different embedding model is refused
+    unless ``rebuild``.
     """
     t0 = time.perf_counter()
-    report = IngestReport()
-    loaded = load_documents(paths)
-    report.errors = loaded.errors
+    with IndexLock(index_dir, command, wait_seconds, on_wait):
+        if PassageIndex.exists(index_dir):
+            PassageIndex.remove_leftovers(index_dir)
+        report, index = _write_locked(Path(index_dir), config, list(upserts), list(deletes), rebuild, progress)
+    report.seconds = time.perf_counter() - t0
+    if index is not None:
+        report.total_documents, report.total_passages = len(index.documents), len(index.passages)
+    return report, index
 
+
+def ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_document_bytes: int, rebuild: bool = False,
+           progress: bool = False, on_wait: Callable[[dict], None] | None = None) -> IngestReport:
+    """Add the articles under ``paths``; what cannot be loaded is reported in ``errors`` and the rest goes in.
+    Documents not named in ``paths`` stay as they are."""
+    loaded = load_documents(paths, max_document_bytes)
+    report = IngestReport()
+    if loaded.documents:
+        report, _ = write(index_dir, config, loaded.documents, rebuild=rebuild, progress=progress, on_wait=on_wait)
+    elif PassageIndex.exists(index_dir):
+        report.total_documents = PassageIndex.load(index_dir).manifest.document_count
+    report.errors = loaded.errors
+    return report
+
+
+def _write_locked(index_dir: Path, config: IndexConfig, upserts: list[Document], deletes: list[str],
+                  rebuild: bool, progress: bool) -> tuple[IngestReport, PassageIndex | None]:
+    embedder, chunking = config.embedder, config.chunking
+    report = IngestReport()
     old: PassageIndex | None = None
     if PassageIndex.exists(index_dir) and not rebuild:
         old = PassageIndex.load(index_dir, embedder.name, embedder.dim)  # raises IndexMismatch
-    manifest = Manifest(embedder.name, embedder.dim, chunk_words, overlap_words, lexical_params)
-    same_chunking = old is not None and (old.manifest.chunk_words, old.manifest.chunk_overlap_words) == (chunk_words, overlap_words)
+    same_chunking = old is not None and old.manifest.same_chunking(chunking)
 
     docs: dict[str, Document] = dict(old.documents) if old else {}
-    reuse: set[str] = set()
-    for d in loaded.documents:
-        if old and d.doc_id in old.documents:
+    for doc_id in deletes:
+        if docs.pop(doc_id, None) is None:
+            report.not_found.append(doc_id)
+        else:
+            report.deleted.append(doc_id)
+    reuse: set[str] = set(docs) if same_chunking else set()
+    for d in upserts:
+        if old and d.doc_id in old.documents and d.doc_id in docs:
             if old.manifest.documents.get(d.doc_id) == d.content_hash and same_chunking:
                 report.unchanged.append(d.doc_id)
-                reuse.add(d.doc_id)
                 continue
             report.updated.append(d.doc_id)
         else:
             report.added.append(d.doc_id)
         docs[d.doc_id] = d
-    if old and same_chunking:  # documents not in this batch keep their passages too
-        reuse |= {i for i in old.documents if i not in {d.doc_id for d in loaded.documents}}
-    elif old:
+        reuse.discard(d.doc_id)
+    if old and not same_chunking:
         log.info("chunking settings changed: re-embedding every document")
+    upgrade = old is not None and old.dense.sentences is None  # a snapshot from before sentence vectors
+    if old is not None and not report.changed and not upgrade:
+        return report, old
+    if old is None and not docs:
+        return report, None
 
     passages: list[Passage] = []
     vectors: list[np.ndarray] = []
@@ -82,30 +138,25 @@ def ingest(paths: list[Path], index_dir: Path, embedder: Embedder, chunk_words: 
             spans = [(p.start, p.end) for p in olds]
             was.update({len(passages) + j: p.passage_id for j, p in enumerate(olds)})
         else:
-            spans = chunk_document(d, chunk_words, overlap_words)
+            spans = chunk_document(d, chunking.words, chunking.overlap_words, chunking.max_chars)
             to_embed.extend(range(len(passages), len(passages) + len(spans)))
             vectors.append(np.zeros((len(spans), embedder.dim), dtype=np.float32))
         for s, e in spans:
             passages.append(Passage(len(passages), doc_id, d.title, s, e, d.text[s:e]))
-    upgrade = old is not None and old.dense.sentences is None  # a snapshot from before sentence vectors
-    if not report.changed and old is not None and not upgrade:
-        report.total_documents, report.total_passages = len(old.documents), len(old.passages)
-        report.seconds = time.perf_counter() - t0
-        return report
+    cache = EmbeddingCache(index_dir, embedder.name)
     matrix = np.concatenate(vectors) if vectors else np.zeros((0, embedder.dim), dtype=np.float32)
     if to_embed:
-        matrix[to_embed] = embedder.embed([passages[i].text for i in to_embed], progress=progress)
-    report.embedded_passages = len(to_embed)
-    sentences, report.embedded_sentences = _sentence_vectors(passages, was, old, embedder, progress)
+        matrix[to_embed], report.embedded_passages = cache.embed(embedder, [passages[i].text for i in to_embed], progress)
+    sentences, report.embedded_sentences = _sentence_vectors(passages, was, old, embedder, cache, progress)
+    manifest = Manifest.of(embedder.name, embedder.dim, chunking, config.lexical_params)
     index = PassageIndex.build(manifest, list(docs.values()), passages, matrix, sentences)
     index.save(index_dir)
-    report.total_documents, report.total_passages = len(docs), len(passages)
-    report.seconds = time.perf_counter() - t0
-    return report
+    cache.clear()
+    return report, index
 
 
-def _sentence_vectors(passages: list[Passage], was: dict[int, int], old: PassageIndex | None,
-                      embedder: Embedder, progress: bool = False) -> tuple[np.ndarray, int]:
+def _sentence_vectors(passages: list[Passage], was: dict[int, int], old: PassageIndex | None, embedder: Embedder,
+                      cache: EmbeddingCache | None = None, progress: bool = False) -> tuple[np.ndarray, int]:
     """One vector per sentence (numbered as ``passage_sentences`` does): kept passages keep theirs, the
     rest are embedded. Returns the matrix and how many sentences were embedded."""
     texts, owner = passage_sentences(passages)
@@ -119,9 +170,13 @@ def _sentence_vectors(passages: list[Passage], was: dict[int, int], old: Passage
             matrix[lo:hi] = kept
         else:
             missing.extend(range(lo, hi))
-    if missing:
+    if not missing:
+        return matrix, 0
+    if cache is None:
         matrix[missing] = embedder.embed([texts[i] for i in missing], progress=progress)
-    return matrix, len(missing)
+        return matrix, len(missing)
+    matrix[missing], embedded = cache.embed(embedder, [texts[i] for i in missing], progress)
+    return matrix, embedded
 
 
 def build_index(manifest: Manifest, documents: list[Document], passages: list[Passage],
@@ -130,4 +185,3 @@ def build_index(manifest: Manifest, documents: list[Document], passages: list[Pa
     vectors = embedder.embed([p.text for p in passages])
     sentences, _ = _sentence_vectors(passages, {}, None, embedder)
     return PassageIndex.build(manifest, documents, passages, vectors, sentences)
-

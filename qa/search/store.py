@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.corpus.chunking import Passage
+from qa.corpus.chunking import Chunking, Passage
 from qa.corpus.documents import Document
 from qa.errors import UserProblem
 from qa.search.dense import DenseStore
@@ -55,6 +55,17 @@ class Manifest:
     passage_count: int = 0
     format_version: int = FORMAT_VERSION
     created: float = 0.0
+    max_passage_chars: int | None = None  # None: a snapshot from before passages had a character cap
+
+    def same_chunking(self, chunking: Chunking) -> bool:
+        """Whether passages cut by ``chunking`` would be the ones this snapshot holds."""
+        return (self.chunk_words, self.chunk_overlap_words) == (chunking.words, chunking.overlap_words) and (
+            self.max_passage_chars in (None, chunking.max_chars))
+
+    @classmethod
+    def of(cls, embedding_model: str, embedding_dim: int, chunking: Chunking, lexical: dict) -> "Manifest":
+        return cls(embedding_model, embedding_dim, chunking.words, chunking.overlap_words, lexical,
+                   max_passage_chars=chunking.max_chars)
 
     @property
     def document_count(self) -> int:
@@ -82,6 +93,7 @@ class PassageIndex:
         self.passages = passages
         self.dense = dense
         self.lexical = lexical
+        self.source: tuple[Path, str] | None = None  # (index folder, snapshot name) once saved or loaded
 
     # ------------------------------------------------------------ build
     @classmethod
@@ -128,10 +140,28 @@ class PassageIndex:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        for old in index_dir.iterdir():
-            if old.is_dir() and old.name.startswith("snap-") and old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
+        self.source = (index_dir, name)
+        self.remove_leftovers(index_dir)
         return final
+
+    @staticmethod
+    def current_name(index_dir: Path) -> str | None:
+        try:
+            return (Path(index_dir) / "CURRENT").read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    @classmethod
+    def remove_leftovers(cls, index_dir: Path) -> list[str]:
+        """Delete every snapshot but the current one, and what a killed write left half-done. Only
+        under the index's write lock (``lock.py``): another writer's ``.partial`` folder is work in progress."""
+        current = cls.current_name(index_dir)
+        removed = []
+        for p in Path(index_dir).iterdir():
+            if p.name.startswith("snap-") and p.name != current or p.name == "CURRENT.tmp":
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                removed.append(p.name)
+        return removed
 
     @classmethod
     def exists(cls, index_dir: Path) -> bool:
@@ -141,9 +171,24 @@ class PassageIndex:
     def load(cls, index_dir: Path, embedding_model: str | None = None, embedding_dim: int | None = None) -> "PassageIndex":
         """Load the current snapshot; refuse one built with another embedding model."""
         index_dir = Path(index_dir)
-        if not cls.exists(index_dir):
-            raise IndexNotFound(f"no index in {index_dir}: build one with `qa ingest` first")
-        snap = index_dir / (index_dir / "CURRENT").read_text().strip()
+        for attempt in range(5):
+            name = cls.current_name(index_dir)
+            if name is None:
+                raise IndexNotFound(f"no index in {index_dir}: build one with `qa ingest` first")
+            try:
+                index = cls._load_snapshot(index_dir, name, embedding_model, embedding_dim)
+            except FileNotFoundError:
+                if attempt == 4 or cls.current_name(index_dir) == name:
+                    raise
+                continue  # a writer replaced this snapshot while it was being read: read the new one
+            index.source = (index_dir, name)
+            return index
+        raise AssertionError("unreachable")
+
+    @classmethod
+    def _load_snapshot(cls, index_dir: Path, name: str, embedding_model: str | None,
+                       embedding_dim: int | None) -> "PassageIndex":
+        snap = index_dir / name
         manifest = Manifest.from_json((snap / "manifest.json").read_text())
         if manifest.format_version != FORMAT_VERSION:
             raise IndexMismatch(f"index in {index_dir} has format {manifest.format_version}, expected {FORMAT_VERSION}: "

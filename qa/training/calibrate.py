@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.answering.no_answer import FEATURES, NOTHING, NoAnswerPolicy
 from qa.answering.pipeline import AnswerPipeline
-from qa.corpus.chunking import chunk_documents
+from qa.corpus.chunking import Chunking, chunk_documents
 from qa.corpus.documents import Document
 from qa.evaluation.heldout import out_of_corpus, remove_paragraphs, split_by_article, unanswerable_kind
 from qa.evaluation.squad import QAExample, score_one
@@ -47,9 +47,9 @@ def index_paragraphs(examples: list[QAExample], embedder: Embedder, settings: Se
             n = len(contexts)
             contexts[e.context] = Document(f"{e.article}#{n}", e.article, e.context)
     docs = list(contexts.values())
-    passages = chunk_documents(docs, settings.chunk_words, settings.chunk_overlap_words)
-    manifest = Manifest(embedder.name, embedder.dim, settings.chunk_words, settings.chunk_overlap_words,
-                        settings.lexical_params())
+    chunking = Chunking.from_settings(settings)
+    passages = chunk_documents(docs, chunking)
+    manifest = Manifest.of(embedder.name, embedder.dim, chunking, settings.lexical_params())
     return build_index(manifest, docs, passages, embedder)
 
 

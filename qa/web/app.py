@@ -1,4 +1,4 @@
-"""The HTTP service (Litestar): ask, search, documents, health, and the chat page.
+"""The HTTP service (Litestar): ask, search, documents (read and write), health, and the chat page.
 
 The JSON contract lives in ``schemas.py``. Models are loaded once, in the lifespan (or given to
 ``create_app``); inference runs in worker threads so the event loop stays free. Domain problems are
@@ -7,6 +7,8 @@ turned into JSON by the exception handlers here, nowhere else.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,17 +19,19 @@ import anyio.to_thread
 from litestar import Controller, Litestar, MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException, ValidationException
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.static_files import create_static_files_router
 
 from qa.answering.pipeline import AnswerPipeline
 from qa.errors import UserProblem
 from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, Mode, Settings
-from qa.web.schemas import (AskRequest, AskResponse, DocumentBody, DocumentSummary, Health, SearchResponse,
-                            SearchResult)
+from qa.web.corpus import LiveCorpus
+from qa.web.documents import DocumentController
+from qa.web.schemas import AskRequest, AskResponse, Health, SearchResponse, SearchResult
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
 def _not_blank(value: str, key: str) -> str:
@@ -62,21 +66,6 @@ class AskController(Controller):
         return SearchResponse(q, mode, [SearchResult.of(h) for h in hits], (time.perf_counter() - t0) * 1000)
 
 
-class DocumentController(Controller):
-    path = "/api/documents"
-
-    @get("/")
-    async def list_documents(self, pipeline: AnswerPipeline) -> list[DocumentSummary]:
-        return [DocumentSummary.of(d) for d in pipeline.retriever.index.documents.values()]
-
-    @get("/{doc_id:str}")
-    async def get_document(self, doc_id: str, pipeline: AnswerPipeline) -> DocumentBody:
-        doc = pipeline.retriever.index.documents.get(doc_id)
-        if doc is None:
-            raise NotFoundException(detail=f"no document with id {doc_id!r}")
-        return DocumentBody.of(doc)
-
-
 @get("/health")
 async def health(pipeline: AnswerPipeline) -> Health:
     return Health.of(pipeline.retriever.index.manifest, str(pipeline.reader.model_dir))
@@ -95,19 +84,44 @@ def user_problem_handler(_: Request, exc: UserProblem) -> Response:
     return Response({"status_code": 503, "detail": str(exc)}, status_code=503, media_type=MediaType.JSON)
 
 
+def _current_pipeline(state: State) -> AnswerPipeline:
+    """The pipeline over the index as it stands when the request starts; the request keeps it to the end."""
+    return state.corpus.pipeline
+
+
+def _corpus(state: State) -> LiveCorpus:
+    return state.corpus
+
+
+def _settings(state: State) -> Settings:
+    return state.settings
+
+
+async def _follow_the_index(corpus: LiveCorpus, every: float) -> None:
+    """Pick up snapshots that other processes write, every ``every`` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await anyio.to_thread.run_sync(corpus.refresh)
+        except Exception:  # a snapshot that cannot be read now is tried again at the next look
+            log.exception("could not load the new index snapshot")
+
+
 def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None = None) -> Litestar:
     """Build the app. With no ``pipeline`` given, one is loaded from ``settings`` in the lifespan."""
     settings = settings or Settings()
     page = chat_page_html(settings)
 
     @asynccontextmanager
-    async def load_models(app: Litestar) -> AsyncIterator[None]:
-        if app.state.pipeline is None:
-            app.state.pipeline = await anyio.to_thread.run_sync(AnswerPipeline.from_settings, settings)
-        yield
-
-    def provide_pipeline(state: State) -> AnswerPipeline:
-        return state.pipeline
+    async def serve_corpus(app: Litestar) -> AsyncIterator[None]:
+        loaded = app.state.pipeline or await anyio.to_thread.run_sync(AnswerPipeline.from_settings, settings)
+        app.state.corpus = LiveCorpus(loaded, settings)
+        await anyio.to_thread.run_sync(app.state.corpus.remove_leftovers)
+        follower = asyncio.create_task(_follow_the_index(app.state.corpus, settings.index_poll_seconds))
+        try:
+            yield
+        finally:
+            follower.cancel()
 
     @get("/", include_in_schema=False, media_type=MediaType.HTML)
     async def chat_page() -> str:
@@ -116,8 +130,11 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
     return Litestar(
         route_handlers=[AskController, DocumentController, health, chat_page,
                         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
-        dependencies={"pipeline": Provide(provide_pipeline, sync_to_thread=False)},
-        lifespan=[load_models],
+        dependencies={"pipeline": Provide(_current_pipeline, sync_to_thread=False),
+                      "corpus": Provide(_corpus, sync_to_thread=False),
+                      "settings": Provide(_settings, sync_to_thread=False)},
+        lifespan=[serve_corpus],
         exception_handlers={UserProblem: user_problem_handler},
-        state=State({"pipeline": pipeline}),
+        state=State({"pipeline": pipeline, "settings": settings, "corpus": None}),
+        request_max_body_size=settings.max_request_bytes,
     )

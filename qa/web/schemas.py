@@ -6,7 +6,7 @@ added, never renamed, reordered or removed.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -92,6 +92,22 @@ class DocumentBody(msgspec.Struct):
     @classmethod
     def of(cls, doc: Document) -> "DocumentBody":
         return cls(doc.doc_id, doc.title, doc.text)
+
+
+class WriteRequest(msgspec.Struct):
+    documents: list[Any]  # each {"id": str, "title"?: str, "text": str}; checked one by one (qa/corpus/hygiene.py)
+
+
+class Rejection(msgspec.Struct):
+    id: str | None  # as sent (JSON text when it was not a string), None when missing
+    reason: str
+
+
+class WriteResponse(msgspec.Struct):
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    rejected: list[Rejection]
 
 
 class Health(msgspec.Struct):

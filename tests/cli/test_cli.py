@@ -29,10 +29,34 @@ def test_ingest_builds_an_index_then_reports_nothing_new(tmp_path, monkeypatch):
     assert r.exit_code == 0 and "5 unchanged" in r.output and "0 passages and 0 sentences embedded" in r.output
 
 
-def test_ingest_of_a_missing_path_is_a_clear_error(tmp_path):
+def test_ingest_of_a_missing_path_is_a_clear_error_and_writes_no_empty_index(tmp_path):
     r = runner.invoke(app, ["ingest", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")])
-    assert r.exit_code == 2 and "no such file or folder" in r.output
+    assert r.exit_code == 1 and "no such file or folder" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "idx" / "CURRENT").exists()
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF")
+    r = runner.invoke(app, ["ingest", str(tmp_path / "empty"), "--index", str(tmp_path / "idx")])
+    assert r.exit_code == 1 and "no documents could be loaded" in r.output
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+
+
+def test_ingest_takes_the_good_documents_lists_the_bad_ones_and_exits_1(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(json.dumps(x) for x in [
+        {"id": "fine", "title": "Fine", "text": "A good article about the harbour."},
+        {"id": "t", "title": 123, "text": "A title that is a number."},
+        {"id": None, "text": "No id."},
+        {"id": {"nested": 1}, "text": "An object as id."},
+        {"id": "a/b", "text": "A slash in the id."},
+    ]) + "\n")
+    (tmp_path / "nul.txt").write_bytes(b"\x00" * 64)
+    r = runner.invoke(app, ["ingest", str(SEEDS), str(bad), str(tmp_path / "nul.txt"), str(tmp_path / "gone.txt"),
+                            "--index", str(tmp_path / "idx")])
+    assert r.exit_code == 1, r.output
+    assert "6 added" in r.output and "6 rejected" in r.output and "Traceback" not in r.output
+    for reason in ("'title' must be text", "'id' must be text, not NoneType", "'id' must be text, not dict",
+                   "no spaces, slashes", "control characters", "no such file or folder"):
+        assert reason in r.output, reason
 
 
 def test_ask_prints_answer_and_citation(env):

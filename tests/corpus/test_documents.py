@@ -4,7 +4,7 @@ from pathlib import Path
 
 from qa.corpus.documents import clean_text, load_documents
 
-from conftest import SEEDS
+from conftest import MAX_BYTES, SEEDS
 
 
 def test_clean_text_removes_scrape_leftovers_and_keeps_wording():
@@ -28,7 +28,7 @@ def test_clean_text_removes_scrape_leftovers_and_keeps_wording():
 
 
 def test_seed_articles_load_with_titles_and_ids():
-    res = load_documents([SEEDS])
+    res = load_documents([SEEDS], MAX_BYTES)
     assert res.errors == []
     assert len(res.documents) == 5
     ids = {d.doc_id for d in res.documents}
@@ -47,7 +47,7 @@ def test_jsonl_md_and_bad_files_are_reported_by_name_and_skipped(tmp_path: Path)
     (tmp_path / "latin1.txt").write_bytes("Caf\xe9 au lait".encode("latin-1"))
     (tmp_path / "empty.txt").write_text("   \n", encoding="utf-8")
     (tmp_path / "ignored.pdf").write_bytes(b"%PDF")
-    res = load_documents([tmp_path])
+    res = load_documents([tmp_path], MAX_BYTES)
     assert sorted(d.doc_id for d in res.documents) == ["a", "j1", "j2"]
     assert next(d for d in res.documents if d.doc_id == "j1").title == "T1"
     assert next(d for d in res.documents if d.doc_id == "j2").title == "No title given."

@@ -58,7 +58,7 @@ def test_fuse_weights_normalised_bm25_against_cosine():
 def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_words(embedder):
     """Passage BM25 alone ranks the long passage that names the words apart first; the best-sentence
     share of the lexical score puts the passage where they meet in one sentence on top."""
-    from qa.corpus.chunking import chunk_documents
+    from qa.corpus.chunking import Chunking, chunk_documents
     from qa.corpus.documents import Document
     from conftest import LEXICAL
     from qa.search.ingest import build_index
@@ -68,8 +68,8 @@ def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_
              "Military drills ended. The Region 2 Political school opened. The Commissar visited the Military school.")
     together = "Colonel Trinh Van Quyet is the Political Commissar of Military Region 2. He attended the meeting."
     docs = [Document("apart", "a", apart), Document("together", "t", together)]
-    passages = chunk_documents(docs, 200, 0)
-    idx = build_index(Manifest(embedder.name, embedder.dim, 200, 0, LEXICAL), docs, passages, embedder)
+    passages = chunk_documents(docs, Chunking(200, 0, 4000))
+    idx = build_index(Manifest.of(embedder.name, embedder.dim, Chunking(200, 0, 4000), LEXICAL), docs, passages, embedder)
     q = "Who is the Political Commissar of Military Region 2?"
     passage_bm25, sentence_bm25 = idx.lexical.scores(q, 10)
     assert max(passage_bm25, key=passage_bm25.get) == 0 and idx.passages[0].doc_id == "apart"

@@ -1,0 +1,87 @@
+"""``/api/documents``: read the articles (open), and add, replace or delete them (with a bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Annotated
+
+from litestar import Controller, delete, get, post
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Parameter
+
+from qa.answering.pipeline import AnswerPipeline
+from qa.corpus.documents import document_from_fields
+from qa.corpus.hygiene import BadDocument
+from qa.settings import Settings
+from qa.web.corpus import LiveCorpus
+from qa.web.schemas import DocumentBody, DocumentSummary, Rejection, WriteRequest, WriteResponse
+
+
+def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Writes need ``Authorization: Bearer <QA_API_TOKEN>``; with no token configured they are off."""
+    settings: Settings = connection.app.state.settings
+    if settings.api_token is None:
+        raise PermissionDeniedException(detail="writes are turned off: start the service with QA_API_TOKEN set, "
+                                               "and send that token as 'Authorization: Bearer <token>'")
+    scheme, _, given = connection.headers.get("authorization", "").partition(" ")
+    expected = settings.api_token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        raise NotAuthorizedException(detail="a valid token is needed: 'Authorization: Bearer <QA_API_TOKEN>'",
+                                     headers={"WWW-Authenticate": "Bearer"})
+
+
+def _shown_id(item: object) -> str | None:
+    raw = item.get("id") if isinstance(item, dict) else None
+    return raw if isinstance(raw, str) or raw is None else json.dumps(raw)[:200]
+
+
+class DocumentController(Controller):
+    path = "/api/documents"
+
+    @get("/")
+    async def list_documents(
+        self,
+        pipeline: AnswerPipeline,
+        offset: Annotated[int, Parameter(ge=0, description="documents to skip")] = 0,
+        limit: Annotated[int | None, Parameter(ge=1, description="documents to list at most (default: all)")] = None,
+    ) -> list[DocumentSummary]:
+        docs = list(pipeline.retriever.index.documents.values())
+        return [DocumentSummary.of(d) for d in docs[offset : None if limit is None else offset + limit]]
+
+    @get("/{doc_id:str}")
+    async def get_document(self, doc_id: str, pipeline: AnswerPipeline) -> DocumentBody:
+        doc = pipeline.retriever.index.documents.get(doc_id)
+        if doc is None:
+            raise NotFoundException(detail=f"no document with id {doc_id!r}")
+        return DocumentBody.of(doc)
+
+    @post("/", guards=[require_token], sync_to_thread=True, status_code=200)
+    def write_documents(self, data: WriteRequest, corpus: LiveCorpus, settings: Settings) -> WriteResponse:
+        """Add or replace documents; each bad one is rejected with its reason and the rest go in."""
+        if len(data.documents) > settings.max_documents_per_request:
+            raise HTTPException(status_code=413, detail=f"{len(data.documents)} documents in one request, over the "
+                                f"limit of {settings.max_documents_per_request} (QA_MAX_DOCUMENTS_PER_REQUEST)")
+        good, rejected, seen = [], [], set()
+        for item in data.documents:
+            try:
+                doc = document_from_fields(item, settings.max_document_bytes)
+                if doc.doc_id in seen:
+                    raise BadDocument("the same id came earlier in this request")
+            except BadDocument as e:
+                rejected.append(Rejection(_shown_id(item), str(e)))
+                continue
+            seen.add(doc.doc_id)
+            good.append(doc)
+        report = corpus.change(upserts=good) if good else None
+        return WriteResponse(report.added if report else [], report.updated if report else [],
+                             report.unchanged if report else [], rejected)
+
+    @delete("/{doc_id:str}", guards=[require_token], sync_to_thread=True, status_code=204)
+    def delete_document(self, doc_id: str, corpus: LiveCorpus) -> None:
+        if doc_id not in corpus.pipeline.retriever.index.documents:
+            raise NotFoundException(detail=f"no document with id {doc_id!r}")
+        if corpus.change(deletes=[doc_id]).not_found:  # deleted by another writer meanwhile
+            raise NotFoundException(detail=f"no document with id {doc_id!r}")
