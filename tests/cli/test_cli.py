@@ -138,3 +138,38 @@ def test_reader_train_options_are_the_training_configs_fields(tiny_squad, tmp_pa
     assert cfg == TrainConfig(data=[str(tiny_squad)], out=str(tmp_path / "run"), lr=3e-5, max_answer_words=7,
                               resume=True, holdout=[str(tiny_squad)])
     assert reader_cli.reader_train.__doc__
+
+
+def test_ingest_watch_takes_files_dropped_into_the_folder(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from conftest import REPO
+    from qa.search.store import PassageIndex
+
+    drop, index = tmp_path / "drop", tmp_path / "idx"
+    drop.mkdir()
+    (drop / "first.txt").write_text("First\nThe market reopened on Monday.\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "qa"), "ingest", str(drop), "--index", str(index), "--watch",
+                             "--interval", "0.3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def holds(doc_id: str) -> bool:
+        return PassageIndex.exists(index) and doc_id in PassageIndex.load(index).manifest.documents
+
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not holds("first"):
+            time.sleep(0.3)
+        assert holds("first")
+        (drop / "second.txt").write_text("Second\nThe harbour was dredged in June.\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not holds("second"):
+            time.sleep(0.3)
+        assert holds("second")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0 and "stopped watching" in out, out

@@ -1,0 +1,64 @@
+"""The write contract through a real ``qa serve`` process, with ``qa ingest`` writing from another process."""
+
+import os
+import socket
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from conftest import REPO
+
+QA = str(REPO / ".venv" / "bin" / "qa")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(index_copy, tiny_reader_dir):
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "QA_INDEX_DIR": str(index_copy),
+           "QA_READER_DIR": str(tiny_reader_dir), "QA_READER_RUNTIME": "torch", "QA_API_TOKEN": "tok",
+           "QA_INDEX_POLL_SECONDS": "0.5", "QA_PORT": str(port)}
+    proc = subprocess.Popen([QA, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        pytest.fail("qa serve did not come up")
+    yield base, env
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_writes_and_other_writers_through_a_real_server(server, tmp_path):
+    base, env = server
+    auth = {"Authorization": "Bearer tok"}
+    doc = {"id": "bridge", "text": "Bridge opens\nThe Rach Mieu 2 bridge opened to traffic on Friday morning."}
+    assert httpx.post(base + "/api/documents", json={"documents": [doc]}).status_code == 401
+    r = httpx.post(base + "/api/documents", json={"documents": [doc]}, headers=auth, timeout=60)
+    assert r.status_code == 200 and r.json()["added"] == ["bridge"]
+    hits = httpx.get(base + "/api/search", params={"q": "Rach Mieu bridge", "k": 1}).json()["results"]
+    assert hits[0]["doc_id"] == "bridge"
+    (tmp_path / "flood.txt").write_text("Flood warning\nThe Ma river rose two metres above the alarm level.\n")
+    r = subprocess.run([QA, "ingest", str(tmp_path / "flood.txt")], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and httpx.get(base + "/api/documents/flood").status_code != 200:
+        time.sleep(0.2)
+    assert httpx.get(base + "/api/documents/flood").status_code == 200
+    assert {"bridge", "flood"} <= {d["doc_id"] for d in httpx.get(base + "/api/documents").json()}
+    assert httpx.delete(base + "/api/documents/bridge", headers=auth, timeout=60).status_code == 204
+    assert httpx.get(base + "/api/documents/bridge").status_code == 404
+    assert httpx.delete(base + "/api/documents/bridge", headers=auth, timeout=60).status_code == 404
