@@ -20,6 +20,7 @@ SUFFIXES = (".txt", ".md", ".jsonl")
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)\s*\|?")  # markdown image left by the scraper, e.g. "![]() |"
 _COMMENT = re.compile(r"Comment \(\d+\)")
+_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,[A-Za-z0-9+/=]{64,}")  # an inline image: no words to read
 _TRAILING_PIPE = re.compile(r"\s+\|\s*$")
 
 
@@ -44,6 +45,7 @@ def clean_text(raw: str) -> str:
     """Remove scrape leftovers line by line; keep the wording otherwise as written."""
     lines = []
     for line in raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = _DATA_URI.sub("", line)
         line = _IMAGE.sub("", line)
         line = _COMMENT.sub("", line)
         line = _TRAILING_PIPE.sub("", line)

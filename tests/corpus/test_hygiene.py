@@ -57,3 +57,10 @@ def test_files_over_the_limit_binary_files_and_bad_lines_are_reported_and_the_re
     assert "big.txt: skipped: 25,000 bytes, over the limit" in text and "zeros.txt: skipped" in text
     assert "line 2 skipped: not JSON" in text and "line 3 skipped: 'id' must be text" in text
     assert "missing: skipped: no such file or folder" in text
+
+
+def test_an_inline_base64_image_is_dropped_from_the_text():
+    blob = "iVBORw0KGgoAAAANSUhEUgAA" * 12000  # about 300 KB
+    d = document_from_fields({"id": "img", "text": f'Flood photos\nThe river rose. <img src="data:image/png;base64,{blob}"> '
+                                                   "Roads were closed.", "title": None}, 10**6)
+    assert blob[:100] not in d.text and "The river rose." in d.text and "Roads were closed." in d.text

@@ -105,3 +105,18 @@ def test_a_snapshot_written_by_another_process_is_served_within_seconds(client, 
     assert client.get("/api/documents/late").status_code == 200
     hits = client.get("/api/search", params={"q": "storm Hai Van pass", "k": 1}).json()["results"]
     assert hits[0]["doc_id"] == "late"
+
+
+def test_a_write_that_waits_too_long_for_another_writer_is_a_503_naming_it(app_settings):
+    from qa.search.lock import IndexLock
+
+    with TestClient(app=create_app(app_settings.model_copy(update={"write_wait_seconds": 0.3}))) as c:
+        holder = IndexLock(app_settings.index_dir, "qa ingest")
+        assert holder.try_acquire()
+        try:
+            r = c.post("/api/documents", json={"documents": [FERRY]}, headers=AUTH)
+        finally:
+            holder.release()
+        assert r.status_code == 503 and "being written by" in r.json()["detail"] and "qa ingest" in r.json()["detail"]
+        assert c.get("/api/documents/ferry-2026").status_code == 404
+        assert c.post("/api/documents", json={"documents": [FERRY]}, headers=AUTH).json()["added"] == ["ferry-2026"]
