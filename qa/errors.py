@@ -4,3 +4,7 @@ app answers them as JSON. Each stage raises its own subclass; the message says w
 
 class UserProblem(Exception):
     """A problem with what was configured or provided (a missing index, missing reader weights)."""
+
+
+class TimeUp(Exception):
+    """A question's deadline passed before it was answered; the work stopped there."""

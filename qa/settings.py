@@ -5,10 +5,10 @@ build themselves from here with ``from_settings``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from qa.packaged import packaged_minilm_path
 
@@ -18,7 +18,8 @@ Mode = Literal["hybrid", "dense", "lexical"]
 MODES: tuple[str, ...] = get_args(Mode)
 
 # The fixed input limits (``limits.py``, importable where pydantic is not installed), re-exported here.
-from qa.limits import MAX_ANSWERS, MAX_DOC_ID_CHARS, MAX_QUESTION_CHARS, MAX_TITLE_CHARS, MAX_TOP_K  # noqa: E402, F401
+from qa.limits import (  # noqa: E402, F401
+    MAX_ANSWERS, MAX_DOC_ID_CHARS, MAX_DOCUMENTS_PER_REQUEST, MAX_QUESTION_CHARS, MAX_TITLE_CHARS, MAX_TOP_K)
 
 
 class Settings(BaseSettings):
@@ -38,7 +39,8 @@ class Settings(BaseSettings):
     max_passage_chars: int = Field(default=4000, ge=200,
                                    description="no passage is longer, even text without spaces (split by characters)")
     max_document_bytes: int = Field(default=2_000_000, ge=1000, description="a longer document is rejected (UTF-8 bytes)")
-    max_documents_per_request: int = Field(default=1000, ge=1, description="documents in one POST /api/documents")
+    max_documents_per_request: int = Field(default=MAX_DOCUMENTS_PER_REQUEST, ge=1, le=MAX_DOCUMENTS_PER_REQUEST,
+                                           description="documents in one POST /api/documents")
     api_token: SecretStr | None = Field(default=None, description="bearer token for the write routes; unset: writes are off")
     write_wait_seconds: float = Field(default=60.0, ge=0.0,
                                       description="how long an HTTP write waits for another writer's lock before a 503")
@@ -82,8 +84,36 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # the edge: admission, deadlines, what a request may be
+    max_concurrent_questions: int = Field(default=2, ge=1, description="questions (ask, search) read at once")
+    max_queued_questions: int = Field(default=4, ge=0, description="questions waiting for a turn; beyond: 503 at once")
+    request_deadline_seconds: float = Field(default=15.0, gt=0.0,
+                                            description="a question not answered by then ends in a 503 (queue time counts)")
+    max_json_depth: int = Field(default=32, ge=2, description="deeper JSON bodies are a 400")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list,
+                                     description="Host header values served (comma-separated); empty: loopback names and QA_HOST")
+    header_timeout_seconds: float = Field(default=10.0, gt=0.0,
+                                          description="a connection that has not sent its request headers by then is closed")
+    keep_alive_seconds: float = Field(default=5.0, gt=0.0, description="idle keep-alive connections are closed after this")
+    max_connections: int = Field(default=256, ge=1, description="open connections beyond this get a 503")
+    api_docs: bool = Field(default=False, description="serve the interactive API docs (they load scripts from CDNs)")
+
     def embedding_path(self) -> str:
         return self.embedding_model or packaged_minilm_path()
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        return [h.strip() for h in value.split(",") if h.strip()] if isinstance(value, str) else value
+
+    def served_hosts(self) -> list[str]:
+        """The Host names the service answers to (DNS rebinding: any other name is refused)."""
+        if self.allowed_hosts:
+            return list(self.allowed_hosts)
+        hosts = ["localhost", "127.0.0.1", "[::1]", "::1"]
+        if self.host not in ("0.0.0.0", "::", "") and self.host not in hosts:
+            hosts.append(self.host)
+        return hosts
 
     def lexical_params(self) -> dict[str, Any]:
         """BM25's parameters as the index manifest records them."""

@@ -7,7 +7,13 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn" 2>/dev/null \
+# Debian's Chromium for the chat page's browser tests (Playwright drives it; it downloads no browser).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; }
+fi
+if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn, playwright, schemathesis" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch==2.13.0 first: that exact version is the CPU build; anything else pulls a CUDA build.

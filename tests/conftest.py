@@ -14,6 +14,7 @@ from qa.settings import Settings
 
 LEXICAL = Settings().lexical_params()  # BM25 as the service configures it
 MAX_BYTES = Settings().max_document_bytes
+TEST_HOSTS = ["testserver.local", "127.0.0.1", "localhost"]  # Litestar's test client sends Host: testserver.local
 
 
 def index_config(embedder):
@@ -90,7 +91,7 @@ def index_copy(tmp_path, seed_index_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def settings(seed_index_dir, tiny_reader_dir) -> Settings:
-    return Settings(index_dir=seed_index_dir, reader_dir=tiny_reader_dir, seeds_dir=SEEDS)
+    return Settings(index_dir=seed_index_dir, reader_dir=tiny_reader_dir, seeds_dir=SEEDS, allowed_hosts=TEST_HOSTS)
 
 
 @pytest.fixture(scope="session")

@@ -120,10 +120,13 @@ class AnswerPipeline:
                               max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
                               policy=self.policy)
 
-    def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None) -> list[Candidate]:
-        """Retrieve, read every passage in one batched pass, and describe each proposed span."""
+    def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None,
+                   deadline: float | None = None) -> list[Candidate]:
+        """Retrieve, read every passage in one batched pass, and describe each proposed span.
+        Past ``deadline`` (``time.monotonic()``) the reading stops with ``TimeUp``."""
         hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
-        spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage)
+        spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage,
+                                 deadline=deadline)
         top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
         out = []
         for hit, passage_spans in zip(hits, spans):
@@ -133,10 +136,10 @@ class AnswerPipeline:
         return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
-            mode: Mode | None = None) -> AskResult:
+            mode: Mode | None = None, deadline: float | None = None) -> AskResult:
         t0 = time.perf_counter()
         question = question.strip()
-        scored = [(c, self.policy.probability(c.features)) for c in self.candidates(question, top_k, mode)]
+        scored = [(c, self.policy.probability(c.features)) for c in self.candidates(question, top_k, mode, deadline)]
         kept = [(c, p) for c, p in scored if p >= self.policy.cutoff]  # below it "not found" is the better bet
         answers = merge_answers(kept)[: max_answers or self.max_answers]
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)

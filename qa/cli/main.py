@@ -140,13 +140,12 @@ def serve(
     if not PassageIndex.exists(settings.index_dir):
         typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
         _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
-    import uvicorn
-
     from qa.web.app import create_app
+    from qa.web.server import run
 
     pipeline = _load_pipeline(settings)  # here rather than in the app's lifespan: a problem is a message, not a traceback
     typer.echo(f"serving on http://{settings.host}:{settings.port}")
-    uvicorn.run(create_app(settings, pipeline), host=settings.host, port=settings.port, log_level="info")
+    run(create_app(settings, pipeline), settings)
 
 
 @app.command()

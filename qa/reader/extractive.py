@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from qa.errors import UserProblem
+from qa.errors import TimeUp, UserProblem
 from qa.reader import config
 from qa.reader.decoding import best_spans
 from qa.reader.windows import Windowing
@@ -167,11 +168,13 @@ class ExtractiveReader:
             out = self._model(**padded)
         return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
-    def read(self, question: str, passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
-        """Best spans for each passage (``top_n`` each, best first), all passages in batched passes."""
-        return self.read_pairs([question] * len(passages), passages, top_n)
+    def read(self, question: str, passages: list[str], top_n: int = 1, deadline: float | None = None) -> list[list[SpanAnswer]]:
+        """Best spans for each passage (``top_n`` each, best first), all passages in batched passes.
+        Past ``deadline`` (``time.monotonic()``) it stops between batches with ``TimeUp``."""
+        return self.read_pairs([question] * len(passages), passages, top_n, deadline)
 
-    def read_pairs(self, questions: list[str], passages: list[str], top_n: int = 1) -> list[list[SpanAnswer]]:
+    def read_pairs(self, questions: list[str], passages: list[str], top_n: int = 1,
+                   deadline: float | None = None) -> list[list[SpanAnswer]]:
         """Like ``read`` for independent (question, passage) pairs, e.g. a whole evaluation set."""
         self.warm_up()
         if not passages:
@@ -183,6 +186,8 @@ class ExtractiveReader:
         start_logits: list = [None] * len(sample_map)
         end_logits: list = [None] * len(sample_map)
         for b in range(0, len(order), self.batch_size):
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeUp(f"reading stopped after {b} of {len(order)} windows: the deadline passed")
             rows = order[b : b + self.batch_size]
             batch = {k: [enc[k][w] for w in rows] for k in ("input_ids", "token_type_ids", "attention_mask") if k in enc}
             starts, ends = self._span_logits(batch)

@@ -1,6 +1,7 @@
-"""The HTTP service (Litestar): ask, search, documents (read and write), health, and the chat page.
+"""The HTTP service (Litestar): ask, search, documents (read and write), health, metrics and the chat page.
 
-The JSON contract lives in ``schemas.py``. Models are loaded once, in the lifespan (or given to
+The JSON contract lives in ``schemas.py``; the edge (security headers, request checks, error bodies) in
+``edge.py``; admission control in ``admission.py``. Models are loaded once, in the lifespan (or given to
 ``create_app``); inference runs in worker threads so the event loop stays free. Domain problems are
 turned into JSON by the exception handlers here, nowhere else.
 """
@@ -10,51 +11,85 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import unicodedata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
 import anyio.to_thread
-from litestar import Controller, Litestar, MediaType, Request, Response, get, post
+import msgspec
+from litestar import Controller, Litestar, MediaType, Request, Response, get, head, post
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.params import Parameter
-from litestar.static_files import create_static_files_router
+from litestar.response import File
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from qa.answering.pipeline import AnswerPipeline
-from qa.errors import UserProblem
-from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, Mode, Settings
+from qa.errors import TimeUp, UserProblem
+from qa.limits import VISIBLE
+from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, REPO_ROOT, Mode, Settings
+from qa.web.admission import Admission, ClientGone, Shed
 from qa.web.corpus import LiveCorpus
 from qa.web.documents import DocumentController
-from qa.web.schemas import AskRequest, AskResponse, Health, SearchResponse, SearchResult
+from qa.web.edge import add_headers, http_error, make_request_check, request_id, server_error
+from qa.web.metrics import Metrics
+from qa.web.schemas import AskRequest, AskResponse, Health, SearchResponse, SearchResult, error_responses
 
 STATIC_DIR = Path(__file__).parent / "static"
+STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}  # all the page loads
 log = logging.getLogger(__name__)
 
 
 def _not_blank(value: str, key: str) -> str:
-    if not value.strip():
+    """Blank is also a text of only invisible characters (zero-width spaces, joiners, controls)."""
+    visible = "".join(ch for ch in value if unicodedata.category(ch) not in ("Cf", "Cc", "Zs", "Zl", "Zp"))
+    if not visible.strip():
         raise ValidationException(detail=f"Validation failed: {key} must not be empty or whitespace",
                                   extra=[{"key": key, "message": "must not be empty or whitespace"}])
     return value
 
 
+def _strict(body: bytes) -> AskRequest:
+    """The body decoded without turning strings into numbers (``"top_k": "5"`` is an error, not 5); a whole
+    number written as ``5.0`` is a JSON integer and counts as one."""
+    try:
+        raw = msgspec.json.decode(body)
+        if isinstance(raw, dict):
+            for key in ("top_k", "max_answers"):
+                if isinstance(raw.get(key), float) and raw[key].is_integer():
+                    raw[key] = int(raw[key])
+        return msgspec.convert(raw, AskRequest, strict=True)
+    except msgspec.ValidationError as e:
+        field = str(e).rsplit("at `$.", 1)[-1].rstrip("`") if "at `$." in str(e) else "body"
+        raise ValidationException(detail=f"Validation failed: {e}", extra=[{"key": field, "message": str(e)}]) from None
+    except msgspec.DecodeError as e:
+        raise ValidationException(detail=f"the body is not valid JSON: {e}") from None
+
+
 class AskController(Controller):
     path = "/api"
 
-    @post("/ask", sync_to_thread=True, status_code=200)
-    def ask(self, data: AskRequest, pipeline: AnswerPipeline) -> AskResponse:
+    @post("/ask", status_code=200, responses=error_responses(400, 415, 503))
+    async def ask(self, data: AskRequest, request: Request, pipeline: AnswerPipeline, admission: Admission) -> AskResponse:
         """Answer a question with spans copied from the articles, each with its citation."""
+        data = _strict(await request.body())
         _not_blank(data.question, "question")
-        return AskResponse.of(pipeline.ask(data.question, data.top_k, data.max_answers))
+        result = await admission.run(request, lambda deadline: pipeline.ask(data.question, data.top_k, data.max_answers,
+                                                                            deadline=deadline))
+        return AskResponse.of(result)
 
-    @get("/search", sync_to_thread=True)
-    def search(
+    @get("/search", responses=error_responses(400, 503))
+    async def search(
         self,
+        request: Request,
         pipeline: AnswerPipeline,
-        q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUESTION_CHARS, description="the query")],
+        admission: Admission,
+        q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE, description="the query")],
         k: Annotated[int | None, Parameter(ge=1, le=MAX_TOP_K, description="passages to return (default QA_TOP_K)")] = None,
         mode: Annotated[Mode | None, Parameter(description="hybrid, dense or lexical (default QA_RETRIEVAL_MODE)")] = None,
     ) -> SearchResponse:
@@ -62,13 +97,33 @@ class AskController(Controller):
         _not_blank(q, "q")
         t0 = time.perf_counter()
         mode = mode or pipeline.mode
-        hits = pipeline.retriever.search(q, k or pipeline.top_k, mode)
+        hits = await admission.run(request, lambda _deadline: pipeline.retriever.search(q, k or pipeline.top_k, mode))
         return SearchResponse(q, mode, [SearchResult.of(h) for h in hits], (time.perf_counter() - t0) * 1000)
 
 
-@get("/health")
+def _reader_name(model_dir: Path) -> str:
+    """The reader's folder as a user names it: relative to the project, never an absolute path."""
+    try:
+        return str(Path(model_dir).resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return Path(model_dir).name
+
+
+@get("/health", responses=error_responses(503))
 async def health(pipeline: AnswerPipeline) -> Health:
-    return Health.of(pipeline.retriever.index.manifest, str(pipeline.reader.model_dir))
+    return Health.of(pipeline.retriever.index.manifest, _reader_name(pipeline.reader.model_dir))
+
+
+@head("/health")
+async def health_head(pipeline: AnswerPipeline) -> None:
+    """200 with no body once models and index are loaded (for load balancers and HEALTHCHECK)."""
+
+
+@get("/static/{name:str}", include_in_schema=False)
+async def static_file(name: str) -> File:
+    if name not in STATIC_FILES:
+        raise NotFoundException()
+    return File(STATIC_DIR / name, media_type=STATIC_FILES[name], content_disposition_type="inline")
 
 
 def chat_page_html(settings: Settings) -> str:
@@ -79,9 +134,21 @@ def chat_page_html(settings: Settings) -> str:
     return html
 
 
-def user_problem_handler(_: Request, exc: UserProblem) -> Response:
+def user_problem_handler(request: Request, exc: UserProblem) -> Response:
     """A configured index or reader that cannot be used: the service cannot answer until it is fixed."""
     return Response({"status_code": 503, "detail": str(exc)}, status_code=503, media_type=MediaType.JSON)
+
+
+def busy_handler(request: Request, exc: Exception) -> Response:
+    """Shed or past its deadline: a quick, honest 503 that says when to come back."""
+    if isinstance(exc, Shed):
+        detail = "the service is busy: too many questions are being read or waiting; try again in a moment"
+    elif isinstance(exc, ClientGone):
+        detail = "the client went away before the question's turn"
+    else:
+        detail = f"the question took longer than the deadline ({exc}); try again, or ask with a smaller top_k"
+    return Response({"status_code": 503, "detail": detail, "request_id": request_id(request.scope)}, status_code=503,
+                    media_type=MediaType.JSON, headers={"Retry-After": "1"})
 
 
 def _current_pipeline(state: State) -> AnswerPipeline:
@@ -95,6 +162,10 @@ def _corpus(state: State) -> LiveCorpus:
 
 def _settings(state: State) -> Settings:
     return state.settings
+
+
+def _admission(state: State) -> Admission:
+    return state.admission
 
 
 async def _follow_the_index(corpus: LiveCorpus, every: float) -> None:
@@ -111,6 +182,9 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
     """Build the app. With no ``pipeline`` given, one is loaded from ``settings`` in the lifespan."""
     settings = settings or Settings()
     page = chat_page_html(settings)
+    admission = Admission.from_settings(settings)
+    state = State({"pipeline": pipeline, "settings": settings, "corpus": None, "admission": admission})
+    metrics = Metrics(admission, lambda: state.corpus)
 
     @asynccontextmanager
     async def serve_corpus(app: Litestar) -> AsyncIterator[None]:
@@ -127,14 +201,24 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
     async def chat_page() -> str:
         return page
 
+    @get("/metrics", include_in_schema=False)
+    async def metrics_page() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    plugins = [JsonRenderPlugin()] + ([SwaggerRenderPlugin()] if settings.api_docs else [])
     return Litestar(
-        route_handlers=[AskController, DocumentController, health, chat_page,
-                        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False)],
+        route_handlers=[AskController, DocumentController, health, health_head, chat_page, static_file, metrics_page],
         dependencies={"pipeline": Provide(_current_pipeline, sync_to_thread=False),
                       "corpus": Provide(_corpus, sync_to_thread=False),
-                      "settings": Provide(_settings, sync_to_thread=False)},
+                      "settings": Provide(_settings, sync_to_thread=False),
+                      "admission": Provide(_admission, sync_to_thread=False)},
         lifespan=[serve_corpus],
-        exception_handlers={UserProblem: user_problem_handler},
-        state=State({"pipeline": pipeline, "settings": settings, "corpus": None}),
+        before_request=make_request_check(settings.max_json_depth, settings.served_hosts()),
+        before_send=[add_headers],
+        after_response=metrics.observe,
+        exception_handlers={UserProblem: user_problem_handler, Shed: busy_handler, ClientGone: busy_handler,
+                            TimeUp: busy_handler, HTTPException: http_error, Exception: server_error},
+        openapi_config=OpenAPIConfig(title="qa-news", version="0.1.0", path="/schema", render_plugins=plugins),
+        state=state,
         request_max_body_size=settings.max_request_bytes,
     )

@@ -17,7 +17,7 @@ from qa.corpus.documents import document_from_fields
 from qa.corpus.hygiene import BadDocument
 from qa.settings import Settings
 from qa.web.corpus import LiveCorpus
-from qa.web.schemas import DocumentBody, DocumentSummary, Rejection, WriteRequest, WriteResponse
+from qa.web.schemas import DocumentBody, DocumentSummary, Rejection, WriteRequest, WriteResponse, error_responses
 
 
 def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -41,7 +41,7 @@ def _shown_id(item: object) -> str | None:
 class DocumentController(Controller):
     path = "/api/documents"
 
-    @get("/")
+    @get("/", responses=error_responses(400))
     async def list_documents(
         self,
         pipeline: AnswerPipeline,
@@ -51,14 +51,15 @@ class DocumentController(Controller):
         docs = list(pipeline.retriever.index.documents.values())
         return [DocumentSummary.of(d) for d in docs[offset : None if limit is None else offset + limit]]
 
-    @get("/{doc_id:str}")
+    @get("/{doc_id:str}", responses=error_responses(404))
     async def get_document(self, doc_id: str, pipeline: AnswerPipeline) -> DocumentBody:
         doc = pipeline.retriever.index.documents.get(doc_id)
         if doc is None:
             raise NotFoundException(detail=f"no document with id {doc_id!r}")
         return DocumentBody.of(doc)
 
-    @post("/", guards=[require_token], sync_to_thread=True, status_code=200)
+    @post("/", guards=[require_token], sync_to_thread=True, status_code=200,
+          responses=error_responses(400, 401, 403, 413, 415, 503))
     def write_documents(self, data: WriteRequest, corpus: LiveCorpus, settings: Settings) -> WriteResponse:
         """Add or replace documents; each bad one is rejected with its reason and the rest go in."""
         if len(data.documents) > settings.max_documents_per_request:
@@ -79,7 +80,8 @@ class DocumentController(Controller):
         return WriteResponse(report.added if report else [], report.updated if report else [],
                              report.unchanged if report else [], rejected)
 
-    @delete("/{doc_id:str}", guards=[require_token], sync_to_thread=True, status_code=204)
+    @delete("/{doc_id:str}", guards=[require_token], sync_to_thread=True, status_code=204,
+            responses=error_responses(401, 403, 404, 503))
     def delete_document(self, doc_id: str, corpus: LiveCorpus) -> None:
         if doc_id not in corpus.pipeline.retriever.index.documents:
             raise NotFoundException(detail=f"no document with id {doc_id!r}")

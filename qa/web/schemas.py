@@ -14,11 +14,12 @@ from qa.answering.pipeline import AskResult
 from qa.corpus.documents import Document
 from qa.search.retriever import Hit
 from qa.search.store import Manifest
+from qa.limits import MAX_DOCUMENTS_PER_REQUEST, VISIBLE
 from qa.settings import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=False):
-    question: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CHARS)]
+    question: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE)]
     top_k: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_K)] | None = None
     max_answers: Annotated[int, msgspec.Meta(ge=1, le=MAX_ANSWERS)] | None = None
 
@@ -95,7 +96,7 @@ class DocumentBody(msgspec.Struct):
 
 
 class WriteRequest(msgspec.Struct):
-    documents: list[Any]  # each {"id": str, "title"?: str, "text": str}; checked one by one (qa/corpus/hygiene.py)
+    documents: Annotated[list[Any], msgspec.Meta(max_length=MAX_DOCUMENTS_PER_REQUEST)]  # each {"id": str, "title"?: str, "text": str}; checked one by one (qa/corpus/hygiene.py)
 
 
 class Rejection(msgspec.Struct):
@@ -108,6 +109,25 @@ class WriteResponse(msgspec.Struct):
     updated: list[str]
     unchanged: list[str]
     rejected: list[Rejection]
+
+
+class ErrorBody(msgspec.Struct):
+    status_code: int
+    detail: str
+    extra: Any = None
+
+
+_ERRORS = {400: "bad input: the body or a parameter, named in the detail", 401: "a missing or wrong bearer token",
+           403: "writes are turned off (no QA_API_TOKEN)", 404: "no document with this id",
+           413: "too many documents in one request, or too large a body", 415: "the body is not application/json",
+           503: "busy (shed, Retry-After), past the deadline, or the index or reader cannot be used"}
+
+
+def error_responses(*codes: int) -> dict:
+    """The documented error answers of an operation (OpenAPI), all in the ``ErrorBody`` shape."""
+    from litestar.openapi import ResponseSpec
+
+    return {c: ResponseSpec(data_container=ErrorBody, description=_ERRORS[c], generate_examples=False) for c in codes}
 
 
 class Health(msgspec.Struct):

@@ -91,7 +91,8 @@ def test_serving_a_question_loads_no_training_evaluation_or_cli_code(seed_index_
         from qa.settings import Settings
         from qa.web.app import create_app
 
-        settings = Settings(index_dir={str(seed_index_dir)!r}, reader_dir={str(tiny_reader_dir)!r}, reader_runtime="torch")
+        settings = Settings(index_dir={str(seed_index_dir)!r}, reader_dir={str(tiny_reader_dir)!r}, reader_runtime="torch",
+                            allowed_hosts=["testserver.local"])
         with TestClient(app=create_app(settings)) as client:  # the lifespan loads the models
             assert client.post("/api/ask", json={{"question": "Who attended?"}}).status_code == 200
             assert client.get("/api/search", params={{"q": "conference"}}).status_code == 200

@@ -62,3 +62,47 @@ def test_writes_and_other_writers_through_a_real_server(server, tmp_path):
     assert httpx.delete(base + "/api/documents/bridge", headers=auth, timeout=60).status_code == 204
     assert httpx.get(base + "/api/documents/bridge").status_code == 404
     assert httpx.delete(base + "/api/documents/bridge", headers=auth, timeout=60).status_code == 404
+
+
+def test_connections_that_never_finish_their_headers_are_closed(index_copy, tiny_reader_dir, monkeypatch):
+    """Slow-loris: sockets that send half a request are closed after QA_HEADER_TIMEOUT_SECONDS, and the
+    service keeps answering everyone else meanwhile."""
+    port = _free_port()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "QA_INDEX_DIR": str(index_copy),
+           "QA_READER_DIR": str(tiny_reader_dir), "QA_READER_RUNTIME": "torch", "QA_PORT": str(port),
+           "QA_HEADER_TIMEOUT_SECONDS": "1"}
+    proc = subprocess.Popen([QA, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        socks = []
+        for _ in range(40):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            socks.append(s)
+        assert httpx.get(base + "/health", timeout=5).status_code == 200  # others are still served
+        time.sleep(2.5)
+        closed = 0
+        for s in socks:
+            s.settimeout(2)
+            try:
+                closed += s.recv(1024) == b""
+            except (ConnectionResetError, socket.timeout):
+                closed += 1
+            s.close()
+        assert closed == len(socks)
+        assert httpx.get(base + "/health", timeout=5).status_code == 200
+        # a normal keep-alive connection is not cut while it keeps asking
+        with httpx.Client(base_url=base) as c:
+            for _ in range(3):
+                assert c.get("/health").status_code == 200
+                time.sleep(0.6)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

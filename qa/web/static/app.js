@@ -58,7 +58,8 @@ function readerHref(c) {
 function renderAnswers(body) {
   const answers = Array.isArray(body.answers) ? body.answers : [];
   if (answers.length === 0) {
-    addMessage("bot none", "Not found in the articles.");
+    const msg = addMessage("bot none", "Not found in the articles.");
+    showClosest(msg, body.question);
     return;
   }
   const msg = el("div", "msg bot");
@@ -86,6 +87,29 @@ function renderAnswers(body) {
   scrollToNewest(msg);
 }
 
+// On "not found", the passages the service read that come closest, so the user sees why.
+async function showClosest(msg, text) {
+  try {
+    const response = await fetch("/api/search?" + new URLSearchParams({ q: String(text ?? ""), k: "3" }),
+                                 { headers: { accept: "application/json" } });
+    if (!response.ok) return;
+    const results = (await response.json()).results || [];
+    if (results.length === 0) return;
+    msg.append(el("div", "closest-head", "The articles mention:"));
+    for (const r of results) {
+      const cite = el("div", "citation");
+      cite.append(el("div", "cite-title", r.title));
+      cite.append(el("p", "passage", r.passage));
+      const link = el("a", "read-link", "Read the article");
+      link.href = readerHref({ doc_id: r.doc_id, start: r.start, end: r.end });
+      link.setAttribute("aria-label", "Read the article: " + String(r.title ?? ""));
+      cite.append(link);
+      msg.append(cite);
+    }
+    scrollToNewest(msg);
+  } catch (_) { /* the "not found" itself has been shown */ }
+}
+
 // Litestar errors: {"status_code", "detail", "extra": [...] | {...}}. Returns lines of plain text.
 async function errorLines(response) {
   const lines = ["The request failed (HTTP " + response.status + (response.statusText ? " " + response.statusText : "") + ")."];
@@ -110,11 +134,14 @@ function addError(lines) {
   scrollToNewest(msg);
 }
 
+// While a question is read the box stays open for the next one; only sending waits.
 function setBusy(busy) {
-  send.disabled = question.disabled = topK.disabled = busy;
+  send.disabled = busy;
   chat.setAttribute("aria-busy", String(busy));
-  statusEl.textContent = busy ? "thinking…" : "";
+  statusEl.textContent = busy ? "reading the articles…" : "";
 }
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // The limits and the default come from the page the server rendered (its settings), not from here.
 function readTopK() {
@@ -129,18 +156,26 @@ async function ask(text) {
   addMessage("user", text);
   setBusy(true);
   try {
-    const response = await fetch("/api/ask", {
+    const request = () => fetch("/api/ask", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
       body: JSON.stringify({ question: text, top_k: readTopK() }),
     });
-    if (!response.ok) addError(await errorLines(response));
+    let response = await request();
+    if (response.status === 503) { // busy: say so, wait as the server asks, and try once more
+      const wait = Math.min(10, Math.max(0, parseFloat(response.headers.get("retry-after")) || 1));
+      statusEl.textContent = "the service is busy, trying again…";
+      await sleep(wait * 1000);
+      response = await request();
+    }
+    if (response.status === 503) addError(["The service is busy right now. Please try again in a moment."]);
+    else if (!response.ok) addError(await errorLines(response));
     else renderAnswers(await response.json());
   } catch (err) {
     addError(["Could not reach the server. Check the connection and try again.", String(err && err.message || err)]);
   } finally {
     setBusy(false);
-    question.focus();
+    if (document.activeElement === document.body) question.focus();
   }
 }
 
@@ -201,7 +236,8 @@ async function showReader() {
       cached = { doc_id: docId, title: String(doc.title ?? ""), text: String(doc.text ?? "") };
       doc = cached;
     }
-    readerTitle.textContent = doc.title || docId;
+    readerTitle.textContent = shortTitle(doc.title, doc.text) || docId;
+    readerTitle.title = doc.title || "";
     const mark = appendHighlighted(readerText, doc.text, parseInt(params.get("start"), 10), parseInt(params.get("end"), 10));
     readerTitle.focus({ preventScroll: true });
     if (mark) mark.scrollIntoView({ block: "center" });
@@ -211,6 +247,14 @@ async function showReader() {
     readerTitle.textContent = "Could not open the article";
     readerText.append(el("p", "", "Could not reach the server: " + String(err && err.message || err)));
   }
+}
+
+// Scraped titles can be a whole lead paragraph, or missing: show a heading-sized title either way.
+function shortTitle(title, text) {
+  let t = String(title ?? "").trim() || String(text ?? "").trim().split("\n")[0];
+  if (t.length <= 120) return t;
+  const cut = t.lastIndexOf(" ", 117);
+  return t.slice(0, cut > 60 ? cut : 117) + "…";
 }
 
 function closeReader() {
