@@ -12,17 +12,14 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import socket
 import statistics
-import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-QA = str(ROOT / ".venv" / "bin" / "qa")
+from serving import start_server, stop
+
 QUESTION = ("Which officers of Military Region 4 attended the coordination conference, and what did the offices of "
             "the six provinces agree to do together? ") * 8
 
@@ -73,23 +70,6 @@ def load(base: str, clients: int, seconds: float) -> dict:
             "health_s": [h for h, _ in health], "health_codes": collections.Counter(c for _, c in health)}
 
 
-def start_server(env: dict) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([QA, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError("qa serve did not come up")
-
-
 def summary(result: dict) -> str:
     a, s, h = result["accepted_s"], result["shed_s"], result["health_s"]
     return (f"statuses {result['statuses']}; accepted p50 {percentile(a, .5):.2f} s, p95 {percentile(a, .95):.2f} s, "
@@ -114,8 +94,7 @@ def main() -> None:
     try:
         result = load(base, args.clients, args.seconds)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
     print(f"{args.clients} clients, {args.seconds:g} s, deadline {os.environ.get('QA_REQUEST_DEADLINE_SECONDS', '15')} s: "
           + summary(result))
     print("mean accepted", f"{statistics.fmean(result['accepted_s']):.2f} s" if result["accepted_s"] else "-")

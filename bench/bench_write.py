@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import tempfile
@@ -22,8 +21,8 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-QA = str(ROOT / ".venv" / "bin" / "qa")
+from serving import QA, start_server, stop
+
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -32,12 +31,6 @@ def articles(n: int, round_: int) -> list[dict]:
              "text": f"Local news {i}\nThe district council of ward {i} met on day {round_}. It approved a budget of "
                      f"{i * 13} million dong for the school roof. Residents asked for a new bus stop near the market."}
             for i in range(n)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -58,17 +51,8 @@ def main() -> None:
         subprocess.run([QA, "ingest", "--index", str(seed)], env=ENV, check=True, stdout=subprocess.DEVNULL)
         server_index = tmp / "served"
         shutil.copytree(seed, server_index)
-        port = free_port()
-        server = subprocess.Popen([QA, "serve", "--port", str(port), "--index", str(server_index)],
-                                  env={**ENV, "QA_API_TOKEN": "bench"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}"
+        server, base = start_server({**ENV, "QA_API_TOKEN": "bench"}, ("--index", str(server_index)))
         try:
-            while True:
-                try:
-                    if httpx.get(base + "/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.3)
             rows = []
             for r in range(args.rounds):
                 docs = articles(args.articles, r)
@@ -95,8 +79,7 @@ def main() -> None:
                 print(f"round {r}: qa ingest {cli_s:.2f} s, ingest in a warm process {warm_s:.2f} s, POST {post_s:.2f} s "
                       f"(POST / qa ingest {post_s / cli_s:.2f}, POST / warm ingest {post_s / warm_s:.2f})", flush=True)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server)
     med = [statistics.median(x) for x in zip(*rows)]
     print(f"median of {args.rounds}: qa ingest {med[0]:.2f} s, warm ingest {med[1]:.2f} s, POST {med[2]:.2f} s; "
           f"POST / qa ingest {med[2] / med[0]:.2f}, POST / warm ingest {med[2] / med[1]:.2f}")

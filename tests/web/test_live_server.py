@@ -3,6 +3,7 @@
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
@@ -10,36 +11,18 @@ import pytest
 
 from conftest import REPO
 
-QA = str(REPO / ".venv" / "bin" / "qa")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+sys.path.insert(0, str(REPO / "bench"))
+from serving import QA, start_server, stop  # noqa: E402
 
 
 @pytest.fixture
 def server(index_copy, tiny_reader_dir):
-    port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "QA_INDEX_DIR": str(index_copy),
            "QA_READER_DIR": str(tiny_reader_dir), "QA_READER_RUNTIME": "torch", "QA_API_TOKEN": "tok",
-           "QA_INDEX_POLL_SECONDS": "0.5", "QA_PORT": str(port)}
-    proc = subprocess.Popen([QA, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("qa serve did not come up")
+           "QA_INDEX_POLL_SECONDS": "0.5"}
+    proc, base = start_server(env)
     yield base, env
-    proc.terminate()
-    proc.wait(timeout=30)
+    stop(proc)
 
 
 def test_writes_and_other_writers_through_a_real_server(server, tmp_path):
@@ -67,20 +50,11 @@ def test_writes_and_other_writers_through_a_real_server(server, tmp_path):
 def test_connections_that_never_finish_their_headers_are_closed(index_copy, tiny_reader_dir, monkeypatch):
     """Slow-loris: sockets that send half a request are closed after QA_HEADER_TIMEOUT_SECONDS, and the
     service keeps answering everyone else meanwhile."""
-    port = _free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "QA_INDEX_DIR": str(index_copy),
-           "QA_READER_DIR": str(tiny_reader_dir), "QA_READER_RUNTIME": "torch", "QA_PORT": str(port),
-           "QA_HEADER_TIMEOUT_SECONDS": "1"}
-    proc = subprocess.Popen([QA, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+           "QA_READER_DIR": str(tiny_reader_dir), "QA_READER_RUNTIME": "torch", "QA_HEADER_TIMEOUT_SECONDS": "1"}
+    proc, base = start_server(env)
+    port = int(base.rsplit(":", 1)[1])
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
         socks = []
         for _ in range(40):
             s = socket.create_connection(("127.0.0.1", port))
@@ -104,5 +78,4 @@ def test_connections_that_never_finish_their_headers_are_closed(index_copy, tiny
                 assert c.get("/health").status_code == 200
                 time.sleep(0.6)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
