@@ -66,20 +66,57 @@ def policy_for_reader(reader: ExtractiveReader) -> NoAnswerPolicy:
     return NoAnswerPolicy.margin_only(reader.no_answer_threshold)
 
 
-def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
-    """The same answer found in several passages is one answer with every citation, best first.
+def _normal(text: str) -> str:
+    """An answer as compared for sameness: case, punctuation, articles and spacing do not count."""
+    text = "".join(ch for ch in text.lower() if ch.isalnum() or ch.isspace())
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
 
-    Answers merge on their exact text, so that document.text[start:end] == answer.text holds for each
-    citation; the answer's score is the best of its candidates'.
+
+def _overlaps(a: Citation, b: Citation) -> bool:
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
+
+
+def _anchor(text: str, cite: Citation) -> Citation | None:
+    """A citation of ``text`` at the place ``cite`` points to: where ``text`` occurs in its passage
+    overlapping the cited span, or None when it does not occur there."""
+    rel_s, rel_e = cite.start - cite.passage_start, cite.end - cite.passage_start
+    at = cite.passage.find(text)
+    while at != -1:
+        if at < rel_e and rel_s < at + len(text):
+            start = cite.passage_start + at
+            return Citation(cite.doc_id, cite.title, start, start + len(text), cite.passage, cite.passage_start)
+        at = cite.passage.find(text, at + 1)
+    return None
+
+
+def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
+    """One answer per piece of evidence, best first.
+
+    Spans with the same text are one answer with every citation. Then, best first, an answer whose
+    citations overlap a better one's in the same document, or whose text differs from a better one's only
+    in case, punctuation or articles ("the Office of Military Region 4"), joins that better answer: its
+    places are cited with the better answer's text where that text stands there, so
+    ``document.text[start:end] == answer.text`` holds for every citation; a place where it does not is dropped.
     """
-    merged: dict[str, Answer] = {}
+    by_text: dict[str, Answer] = {}
     for cand, score in scored:
         cite = cand.citation()
-        ans = merged.setdefault(cand.span.text, Answer(cand.span.text, score))
+        ans = by_text.setdefault(cand.span.text, Answer(cand.span.text, score))
         ans.score = max(ans.score, score)
         if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):
             ans.citations.append(cite)
-    return sorted(merged.values(), key=lambda a: -a.score)
+    kept: list[Answer] = []
+    for ans in sorted(by_text.values(), key=lambda a: -a.score):
+        home = next((k for k in kept if _normal(k.text) == _normal(ans.text)
+                     or any(_overlaps(a, b) for a in ans.citations for b in k.citations)), None)
+        if home is None:
+            kept.append(ans)
+            continue
+        for cite in ans.citations:
+            moved = _anchor(home.text, cite)
+            if moved is not None and not any(_overlaps(moved, c) for c in home.citations):
+                home.citations.append(moved)
+    return kept
 
 
 class AnswerPipeline:

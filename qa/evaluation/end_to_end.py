@@ -75,11 +75,28 @@ def retrieval_recall(pipeline: AnswerPipeline, gold: list[GoldQuestion], ks=(1, 
     return out
 
 
+def cut_inside_a_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` starts or ends in the middle of a word ("ong" of "Cuong")."""
+    return (start > 0 and text[start - 1].isalnum() and text[start].isalnum()) or (
+        end < len(text) and text[end - 1].isalnum() and text[end].isalnum())
+
+
+def lists_evidence_twice(answers) -> bool:
+    """Whether two answers of one response cite overlapping places of the same document."""
+    seen: list[tuple[int, str, int, int]] = []
+    for n, a in enumerate(answers):
+        for c in a.citations:
+            if any(m != n and d == c.doc_id and s < c.end and c.start < e for m, d, s, e in seen):
+                return True
+        seen.extend((n, c.doc_id, c.start, c.end) for c in a.citations)
+    return False
+
+
 def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k: int | None = None) -> dict:
     docs = pipeline.retriever.index.documents
     rows = []
     latencies = []
-    citations = valid = 0
+    citations = valid = cut = twice = 0
     for g in gold:
         res = pipeline.ask(g.question, top_k=top_k)
         latencies.append(res.took_ms)
@@ -91,6 +108,8 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
                 d = docs.get(c.doc_id)
                 valid += bool(d and d.text[c.start : c.end] == a.text
                               and d.text[c.passage_start : c.passage_start + len(c.passage)] == c.passage)
+                cut += bool(d and cut_inside_a_word(d.text, c.start, c.end))
+        twice += lists_evidence_twice(res.answers)
         top_doc = res.answers[0].citations[0].doc_id if res.answers else None
         rows.append({"id": g.id, "question": g.question, "gold": g.answers, "pred": pred, "em": em, "f1": f1,
                      "answerable": bool(g.answers), "answered": bool(res.answers),
@@ -112,6 +131,8 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
         "no_answer_accuracy": mean([not r["answered"] for r in no]),
         "citations": citations,
         "citation_validity": mean([1.0] * valid + [0.0] * (citations - valid)) if citations else 100.0,
+        "citations_cut_inside_a_word": cut,
+        "responses_listing_evidence_twice": twice,
         "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                        "mean": statistics.fmean(latencies) if latencies else 0.0},
         "rows": rows,
@@ -125,7 +146,8 @@ def format_report(result: dict) -> str:
         f"EM {e['exact']:.1f}  F1 {e['f1']:.1f}  |  HasAns EM {e['HasAns_exact']:.1f}  HasAns F1 {e['HasAns_f1']:.1f}",
         f"doc@1 {e['doc@1']:.1f}%  answered when answerable {e['answered_when_answerable']:.1f}%  "
         f"no-answer accuracy {e['no_answer_accuracy']:.1f}%",
-        f"citations valid {e['citation_validity']:.1f}% of {e['citations']}",
+        f"citations valid {e['citation_validity']:.1f}% of {e['citations']}; cut inside a word {e['citations_cut_inside_a_word']}; "
+        f"responses listing overlapping evidence twice {e['responses_listing_evidence_twice']} of {e['questions']}",
         f"latency ms: p50 {e['latency_ms']['p50']:.0f}  p95 {e['latency_ms']['p95']:.0f}",
         "",
         f"{'retrieval':<10}{'R@1':>7}{'R@3':>7}{'R@5':>7}{'MRR@10':>8}",

@@ -15,6 +15,21 @@ class WindowSpan:
     null_score: float  # logit sum of the [CLS] "no answer" position
 
 
+def word_bounds(text: str, offsets: list[tuple[int, int]], context_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which context tokens start a word and which end one in ``text`` (the passage): a span may only start
+    where a word starts and end where one ends, so no answer begins or stops inside a word ("ong" of "Cuong")."""
+    n = len(text)
+    starts = np.zeros(len(offsets), dtype=bool)
+    ends = np.zeros(len(offsets), dtype=bool)
+    for i in np.flatnonzero(np.asarray(context_mask, dtype=bool)):
+        s, e = offsets[i]
+        if not 0 <= s < e <= n:
+            continue
+        starts[i] = s == 0 or not (text[s - 1].isalnum() and text[s].isalnum())
+        ends[i] = e == n or not (text[e - 1].isalnum() and text[e].isalnum())
+    return starts, ends
+
+
 def best_spans(
     start_logits: np.ndarray,
     end_logits: np.ndarray,
@@ -22,8 +37,11 @@ def best_spans(
     context_mask: np.ndarray,
     max_answer_tokens: int = 30,
     top_n: int = 1,
+    word_starts: np.ndarray | None = None,
+    word_ends: np.ndarray | None = None,
 ) -> list[WindowSpan]:
-    """The ``top_n`` best spans with start <= end <= start + max_answer_tokens - 1, context tokens only.
+    """The ``top_n`` best spans with start <= end <= start + max_answer_tokens - 1, context tokens only,
+    starting on a token of ``word_starts`` and ending on one of ``word_ends`` where those are given.
 
     ``offsets[i]`` is token i's (start, end) characters in the passage; ``context_mask[i]`` is True
     for tokens of the passage (not question, special or padding). Index 0 must be [CLS].
@@ -39,6 +57,10 @@ def best_spans(
     pos = ctx.astype(np.int64)
     length = pos[None, :] - pos[:, None]  # end token - start token
     valid = (length >= 0) & (length < max_answer_tokens)
+    if word_starts is not None:
+        valid &= np.asarray(word_starts, dtype=bool)[ctx][:, None]
+    if word_ends is not None:
+        valid &= np.asarray(word_ends, dtype=bool)[ctx][None, :]
     scores = np.where(valid, scores, -np.inf)
     flat = np.argsort(scores, axis=None)[::-1]
     out: list[WindowSpan] = []

@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.errors import TimeUp, UserProblem
 from qa.reader import config
-from qa.reader.decoding import best_spans
+from qa.reader.decoding import best_spans, word_bounds
 from qa.reader.windows import Windowing
 
 if TYPE_CHECKING:  # training and evaluation also run where pydantic is not installed (a lent GPU machine)
@@ -201,7 +201,9 @@ class ExtractiveReader:
         null_min: list[float] = [math.inf] * len(passages)
         for w, p in enumerate(sample_map):
             mask = np.array([s == 1 for s in enc.sequence_ids(w)])
-            window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n)
+            starts, ends = word_bounds(passages[p], offsets[w], mask)
+            window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n,
+                                          starts, ends)
             null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
         result = []
         for p, spans in enumerate(window_spans):

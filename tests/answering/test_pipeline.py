@@ -125,3 +125,35 @@ def test_shipped_reader_end_to_end_on_the_seed_gold_set_stays_above_a_floor(seed
     assert r["f1"] >= 70.0, r["f1"]
     assert r["no_answer_accuracy"] >= 66.0, r["no_answer_accuracy"]  # percentages
     assert r["citation_validity"] == 100.0
+
+
+def test_answers_citing_overlapping_evidence_are_one_answer_with_the_best_text(pipeline):
+    """"between the Office of Military Region 4" and "Office of Military Region 4" at one place are one piece
+    of evidence: one answer, the better-scored text, one citation that still matches the document."""
+    index = pipeline.retriever.index
+    passage = next(p for p in index.passages if "between the Office of Military Region 4" in p.text)
+    long_ = _candidate(passage, "between the Office of Military Region 4")
+    short = _candidate(passage, "Office of Military Region 4")
+    answers = merge_answers([(short, 0.8), (long_, 0.6)])
+    assert [a.text for a in answers] == ["Office of Military Region 4"] and answers[0].score == 0.8
+    c = answers[0].citations
+    assert len(c) == 1 and index.documents[c[0].doc_id].text[c[0].start : c[0].end] == "Office of Military Region 4"
+
+
+def test_answers_that_differ_only_by_case_articles_or_punctuation_merge_across_places(pipeline):
+    index = pipeline.retriever.index
+    places = [p for p in index.passages if "Military Region 4" in p.text]
+    a = _candidate(places[0], "Military Region 4")
+    other = next(p for p in places if p.doc_id != places[0].doc_id)
+    at = other.text.index("Military Region 4")
+    span = "Military Region 4" + ("," if other.text[at + 17 : at + 18] == "," else "")
+    b = _candidate(other, span)
+    answers = merge_answers([(a, 0.9), (b, 0.5)])
+    assert len(answers) == 1 and answers[0].text == "Military Region 4"
+    assert {c.doc_id for c in answers[0].citations} == {places[0].doc_id, other.doc_id}
+    for c in answers[0].citations:
+        assert index.documents[c.doc_id].text[c.start : c.end] == "Military Region 4"
+    # different words at another place stay apart
+    elsewhere = next(p for p in index.passages if "Military Region" not in p.text)
+    word = next(w for w in elsewhere.text.split() if w.isalpha() and len(w) > 4)
+    assert [x.text for x in merge_answers([(a, 0.9), (_candidate(elsewhere, word), 0.5)])] == ["Military Region 4", word]

@@ -110,3 +110,38 @@ def test_reader_device_is_cpu_or_cuda_and_int8_stays_on_the_cpu(tiny_reader_dir)
         make_reader(tiny_reader_dir, device="tpu")
     with pytest.raises(ValueError, match="CPU only"):
         make_reader(tiny_reader_dir, device="cuda", int8=True)
+
+
+def test_spans_start_and_end_only_at_word_boundaries():
+    """Logits that favour "ong" inside "Cuong" must not make a span start there."""
+    from qa.reader.decoding import word_bounds
+
+    text = "Ngo Nam Cuong attended"
+    # tokens: [CLS] q [SEP] Ngo Nam Cu ##ong attended [SEP]
+    offsets = [(0, 0), (0, 3), (0, 0), (0, 3), (4, 7), (8, 10), (10, 13), (14, 22), (0, 0)]
+    mask = np.array([0, 0, 0, 1, 1, 1, 1, 1, 0], dtype=bool)
+    starts, ends = word_bounds(text, offsets, mask)
+    assert starts.tolist() == [False, False, False, True, True, True, False, True, False]
+    assert ends.tolist() == [False, False, False, True, True, False, True, True, False]
+    start = np.full(9, -5.0); end = np.full(9, -5.0)
+    start[6], end[6] = 9.0, 9.0  # "ong" alone would win
+    start[5] = 2.0
+    spans = best_spans(start, end, offsets, mask, top_n=3, word_starts=starts, word_ends=ends)
+    assert spans and all(text[s.start_char - 1 : s.start_char].strip(" ") == "" for s in spans)
+    assert text[spans[0].start_char : spans[0].end_char] == "Cuong"
+    loose = best_spans(start, end, offsets, mask, top_n=1)
+    assert text[loose[0].start_char : loose[0].end_char] == "ong"  # what the bounds prevent
+
+
+def test_the_reader_never_proposes_a_span_that_cuts_a_word(tiny_reader_dir, seed_index_dir):
+    """The tiny reader's logits are random, so without word bounds many of its spans would start or end
+    inside a word; with them none does."""
+    from qa.evaluation.end_to_end import cut_inside_a_word
+    from qa.search.store import PassageIndex
+
+    passages = [p.text for p in PassageIndex.load(seed_index_dir).passages[:12]]
+    reader = make_reader(tiny_reader_dir, max_length=96, stride=32)
+    spans = [s for q in ("Who attended?", "Where was it?", "When did it start?")
+             for per in reader.read(q, passages, top_n=5) for s in per]
+    assert len(spans) > 100
+    assert not [s.text for s in spans if cut_inside_a_word(passages[s.passage_index], s.start, s.end)]
