@@ -185,6 +185,7 @@ def eval_cmd(
     index: IndexOpt = None,
     top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the full results (per question too) as JSON")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="write the score's reliability diagram here (PNG)")] = None,
 ) -> None:
     """End to end through the API's pipeline: EM/F1, doc@1, no-answer accuracy, citations, latency, retrieval recall."""
     quiet_libraries()
@@ -203,6 +204,12 @@ def eval_cmd(
               "reader": str(settings.reader_dir), "end_to_end": evaluate_pipeline(pipeline, questions),
               "retrieval": retrieval_recall(pipeline, questions)}
     typer.echo(format_report(result))
+    if plot:
+        from qa.evaluation.end_to_end import reliability_plot
+
+        reliability_plot(result["end_to_end"]["calibration"], plot,
+                         f"{gold.name}, reader {settings.reader_dir.parent.name}/{settings.reader_dir.name}")
+        typer.echo(f"written {plot}")
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2))

@@ -92,6 +92,54 @@ def lists_evidence_twice(answers) -> bool:
     return False
 
 
+_KINDS = ("who", "what", "when", "where", "which", "how many", "how much", "how", "why")
+
+
+def question_kind(question: str) -> str:
+    """The question's wh-word ("how many" before "how"), or "other"."""
+    q = " ".join(question.lower().split())
+    found = [(q.find(k), -len(k), k) for k in _KINDS if q.startswith(k + " ") or f" {k} " in f" {q} "]
+    return min(found)[2] if found else "other"
+
+
+def calibration(rows: list[dict], bins: int = 10) -> dict:
+    """How well the top answer's ``score`` predicts that it is right (F1 >= 0.5): the expected calibration
+    error over equal-width bins, and each bin's mean score, accuracy and count (answered questions only)."""
+    scored = [(r["score"], r["f1"] >= 0.5) for r in rows if r["score"] is not None]
+    table = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(p, ok) for p, ok in scored if lo <= p < hi or (b == bins - 1 and p == 1.0)]
+        if inside:
+            table.append({"from": lo, "to": hi, "count": len(inside), "mean_score": sum(p for p, _ in inside) / len(inside),
+                          "accuracy": sum(ok for _, ok in inside) / len(inside)})
+    ece = sum(t["count"] * abs(t["mean_score"] - t["accuracy"]) for t in table) / max(1, len(scored))
+    return {"answered": len(scored), "expected_calibration_error": ece, "bins": table}
+
+
+def reliability_plot(cal: dict, path: Path, title: str) -> None:
+    """The calibration as a reliability diagram (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.8), dpi=120)
+    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfectly calibrated")
+    xs = [t["mean_score"] for t in cal["bins"]]
+    ax.plot(xs, [t["accuracy"] for t in cal["bins"]], "o-", color="#2457c5", label="top answers")
+    for t in cal["bins"]:
+        ax.annotate(str(t["count"]), (t["mean_score"], t["accuracy"]), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="score (predicted probability of a right answer)",
+           ylabel="share right (F1 >= 0.5)", title=f"{title}\nECE {cal['expected_calibration_error']:.3f}, "
+           f"{cal['answered']} answered")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k: int | None = None) -> dict:
     docs = pipeline.retriever.index.documents
     rows = []
@@ -111,7 +159,8 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
                 cut += bool(d and cut_inside_a_word(d.text, c.start, c.end))
         twice += lists_evidence_twice(res.answers)
         top_doc = res.answers[0].citations[0].doc_id if res.answers else None
-        rows.append({"id": g.id, "question": g.question, "gold": g.answers, "pred": pred, "em": em, "f1": f1,
+        rows.append({"id": g.id, "question": g.question, "kind": question_kind(g.question), "gold": g.answers,
+                     "pred": pred, "em": em, "f1": f1,
                      "answerable": bool(g.answers), "answered": bool(res.answers),
                      "doc_ok": bool(g.answers) and top_doc == g.doc_id,
                      "score": res.answers[0].score if res.answers else None, "ms": res.took_ms})
@@ -132,6 +181,10 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
         "citations": citations,
         "citation_validity": mean([1.0] * valid + [0.0] * (citations - valid)) if citations else 100.0,
         "citations_cut_inside_a_word": cut,
+        "calibration": calibration(rows),
+        "by_kind": {k: {"questions": len(rs), "exact": mean([r["em"] for r in rs]), "f1": mean([r["f1"] for r in rs]),
+                        "no_answer_accuracy": mean([not r["answered"] for r in rs if not r["answerable"]])}
+                    for k in sorted({r["kind"] for r in rows}) for rs in [[r for r in rows if r["kind"] == k]]},
         "responses_listing_evidence_twice": twice,
         "latency_ms": {"p50": _percentile(latencies, 0.5), "p95": _percentile(latencies, 0.95),
                        "mean": statistics.fmean(latencies) if latencies else 0.0},
@@ -149,6 +202,9 @@ def format_report(result: dict) -> str:
         f"citations valid {e['citation_validity']:.1f}% of {e['citations']}; cut inside a word {e['citations_cut_inside_a_word']}; "
         f"responses listing overlapping evidence twice {e['responses_listing_evidence_twice']} of {e['questions']}",
         f"latency ms: p50 {e['latency_ms']['p50']:.0f}  p95 {e['latency_ms']['p95']:.0f}",
+        f"score calibration: expected calibration error {e['calibration']['expected_calibration_error']:.3f} "
+        f"over {e['calibration']['answered']} answered questions",
+        "by kind: " + ", ".join(f"{k} F1 {v['f1']:.1f} (n={v['questions']})" for k, v in e["by_kind"].items()),
         "",
         f"{'retrieval':<10}{'R@1':>7}{'R@3':>7}{'R@5':>7}{'MRR@10':>8}",
     ]

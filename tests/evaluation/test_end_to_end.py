@@ -62,3 +62,18 @@ def test_bad_gold_line_is_reported(tmp_path):
     p.write_text('{"id": "x"}\n')
     with pytest.raises(ValueError, match="line 1"):
         load_gold(p)
+
+
+def test_calibration_error_is_zero_for_honest_scores_and_large_for_overconfident_ones(tmp_path):
+    from qa.evaluation.end_to_end import calibration, question_kind, reliability_plot
+
+    honest = [{"score": 0.75, "f1": 1.0 if i % 4 else 0.0} for i in range(40)] + [{"score": None, "f1": 0.0}]
+    cal = calibration(honest)
+    assert cal["answered"] == 40 and abs(cal["expected_calibration_error"]) < 1e-9
+    assert cal["bins"] == [{"from": 0.7, "to": 0.8, "count": 40, "mean_score": 0.75, "accuracy": 0.75}]
+    overconfident = [{"score": 0.95, "f1": 1.0 if i % 2 else 0.0} for i in range(40)]
+    assert abs(calibration(overconfident)["expected_calibration_error"] - 0.45) < 1e-9
+    reliability_plot(cal, tmp_path / "r.png", "test")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [question_kind(q) for q in ("How many tanks?", "Who came?", "In which city?", "Tell me.")] == [
+        "how many", "who", "which", "other"]

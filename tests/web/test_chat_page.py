@@ -110,8 +110,9 @@ def test_ask_shows_the_answer_marked_and_opens_the_article_at_the_span(page, sit
 
 def test_an_article_full_of_markup_stays_inert_text(page, sites):
     page.goto(sites["answers"])
-    _ask(page, "When did the boats sail from the harbour pier?")
+    _ask(page, 'When did the boats sail? <img src=x onerror="window.__pwned=3"><b>bold</b>')
     page.wait_for_selector(".msg.bot")
+    assert "<b>bold</b>" in page.inner_text(".msg.user") and page.query_selector(".msg.user b") is None
     page.goto(sites["answers"] + "/#doc=markup&start=0&end=11")
     page.wait_for_selector("#reader:not([hidden]) #reader-text mark")
     text = page.inner_text("#reader-text")

@@ -120,3 +120,16 @@ def test_a_write_that_waits_too_long_for_another_writer_is_a_503_naming_it(app_s
         assert r.status_code == 503 and "being written by" in r.json()["detail"] and "qa ingest" in r.json()["detail"]
         assert c.get("/api/documents/ferry-2026").status_code == 404
         assert c.post("/api/documents", json={"documents": [FERRY]}, headers=AUTH).json()["added"] == ["ferry-2026"]
+
+
+def test_leftovers_of_killed_writes_are_removed_when_the_server_starts(app_settings):
+    from qa.search.store import PassageIndex
+
+    index_dir = app_settings.index_dir
+    (index_dir / "snap-20260101-000000-dead00.partial").mkdir()
+    (index_dir / "snap-20260101-000000-dead01").mkdir()
+    (index_dir / "CURRENT.tmp").write_text("snap-20260101-000000-dead01")
+    with TestClient(app=create_app(app_settings)) as c:
+        assert c.get("/health").status_code == 200
+    names = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("snap-", "CURRENT")))
+    assert names == ["CURRENT", PassageIndex.current_name(index_dir)]
