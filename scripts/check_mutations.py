@@ -1,5 +1,5 @@
 """Break one feature at a time and check that its test fails: each mutation is applied, its test run, and
-the file restored. Every line must say FAILS.
+the file restored. Every line must say FAILS. Run it with nothing else running: it edits the source while it works.
 
     .venv/bin/python scripts/check_mutations.py [NAME ...]
 
@@ -38,13 +38,25 @@ MUT = {
     '        opt.load_state_dict(state["optimizer"])\n', '',
     "tests/training/test_train.py::test_train_a_few_steps_checkpoint_resume_and_load"),
  "search-ignores-settings": ("qa/web/app.py",
-    "        hits = pipeline.retriever.search(q, k or pipeline.top_k, mode)",
-    "        hits = pipeline.retriever.search(q, k or 5, mode)",
+    "pipeline.retriever.search(q, k or pipeline.top_k, mode)",
+    "pipeline.retriever.search(q, k or 5, mode)",
     "tests/web/test_app.py::test_search_defaults_come_from_the_settings"),
  "eval-threads-2": ("qa/cli/reader.py",
     "    settings = load_settings(reader_dir=model, threads=threads,",
     "    settings = load_settings(reader_dir=model, threads=threads or 2,",
     "tests/cli/test_cli.py::test_reader_eval_reads_with_qa_threads_unless_a_flag_says_otherwise"),
+ "deadline-ignored": ("qa/reader/extractive.py",
+    "            if deadline is not None and time.monotonic() > deadline:",
+    "            if False:",
+    "tests/web/test_edge.py::test_a_question_past_its_deadline_is_a_503"),
+ "any-host": ("qa/web/edge.py",
+    "        if host_name(request.headers.get(\"host\", \"\")) not in hosts:",
+    "        if False:",
+    "tests/web/test_edge.py::test_only_the_allowed_host_names_are_served"),
+ "no-lock": ("qa/search/ingest.py",
+    "    with IndexLock(index_dir, command, wait_seconds, on_wait):",
+    "    with __import__(\"contextlib\").nullcontext():",
+    "tests/search/test_lock.py::test_two_ingests_at_once_lose_nothing"),
 }
 names = sys.argv[1:] or list(MUT)
 for name in names:
