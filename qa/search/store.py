@@ -177,8 +177,8 @@ class PassageIndex:
                 raise IndexNotFound(f"no index in {index_dir}: build one with `qa ingest` first")
             try:
                 index = cls._load_snapshot(index_dir, name, embedding_model, embedding_dim)
-            except FileNotFoundError:
-                if attempt == 4 or cls.current_name(index_dir) == name:
+            except (FileNotFoundError, RuntimeError):  # faiss says RuntimeError for a file that is gone
+                if attempt == 4 or (index_dir / name).exists():
                     raise
                 continue  # a writer replaced this snapshot while it was being read: read the new one
             index.source = (index_dir, name)

@@ -51,3 +51,28 @@ def test_sentence_vectors_are_saved_one_per_sentence_in_passage_order(seed_index
     assert (idx.dense.sentence_vectors(p.passage_id) * fresh).sum(axis=1).min() > 0.999
 
 
+
+
+def test_a_snapshot_replaced_while_it_is_read_is_read_again_from_the_new_one(index_copy, monkeypatch):
+    """A writer may swap CURRENT and delete the old snapshot while a server is loading it."""
+    import faiss
+
+    import qa.search.store as store
+
+    old_name = PassageIndex.current_name(index_copy)
+    new_name = "snap-20990101-000000-abcdef"
+    shutil.copytree(index_copy / old_name, index_copy / new_name)
+    real = store.PassageIndex._load_snapshot.__func__
+    calls = []
+
+    def swap_during_read(cls, index_dir, name, *args):
+        calls.append(name)
+        if len(calls) == 1:  # another writer finishes right now
+            (index_dir / "CURRENT").write_text(new_name)
+            shutil.rmtree(index_dir / name)
+            faiss.read_index(str(index_dir / name / "dense.faiss"))  # what the reader then meets
+        return real(cls, index_dir, name, *args)
+
+    monkeypatch.setattr(store.PassageIndex, "_load_snapshot", classmethod(swap_during_read))
+    idx = PassageIndex.load(index_copy)
+    assert calls == [old_name, new_name] and idx.source == (index_copy, new_name)
