@@ -88,7 +88,8 @@ def ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_document
     if loaded.documents:
         report, _ = write(index_dir, config, loaded.documents, rebuild=rebuild, progress=progress, on_wait=on_wait)
     elif PassageIndex.exists(index_dir):
-        report.total_documents = PassageIndex.load(index_dir).manifest.document_count
+        manifest = PassageIndex.manifest_of(index_dir)
+        report.total_documents, report.total_passages = manifest.document_count, manifest.passage_count
     report.errors = loaded.errors
     return report
 

@@ -164,6 +164,14 @@ class PassageIndex:
         return removed
 
     @classmethod
+    def manifest_of(cls, index_dir: Path) -> Manifest:
+        """The current snapshot's manifest alone (no vectors loaded)."""
+        name = cls.current_name(index_dir)
+        if name is None:
+            raise IndexNotFound(f"no index in {index_dir}: build one with `qa ingest` first")
+        return Manifest.from_json((Path(index_dir) / name / "manifest.json").read_text())
+
+    @classmethod
     def exists(cls, index_dir: Path) -> bool:
         return (Path(index_dir) / "CURRENT").is_file()
 

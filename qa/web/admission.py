@@ -78,6 +78,9 @@ class Admission:
         if acquire not in done:
             acquire.cancel()
             gone.cancel()
+            await asyncio.sleep(0)  # let the cancellation land
+            if acquire.done() and not acquire.cancelled():  # the slot came free just as the wait ended
+                self._slots.release()
             if gone in done:
                 self.stats.dropped += 1
                 raise ClientGone()

@@ -13,7 +13,6 @@ import logging
 import threading
 
 from qa.answering.pipeline import AnswerPipeline
-from qa.corpus.chunking import Chunking
 from qa.corpus.documents import Document
 from qa.search.ingest import IndexConfig, IngestReport, write
 from qa.search.lock import IndexLock
@@ -27,7 +26,7 @@ class LiveCorpus:
     def __init__(self, pipeline: AnswerPipeline, settings: Settings) -> None:
         self.pipeline = pipeline
         self.settings = settings
-        self.config = IndexConfig(pipeline.retriever.embedder, Chunking.from_settings(settings), settings.lexical_params())
+        self.config = IndexConfig.from_settings(settings, pipeline.retriever.embedder)
         self._changing = threading.Lock()
 
     @property
