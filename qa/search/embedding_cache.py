@@ -21,6 +21,7 @@ class EmbeddingCache:
     def __init__(self, index_dir: Path, model_name: str, block: int = 256) -> None:
         self.folder = Path(index_dir) / FOLDER / hashlib.sha1(model_name.encode()).hexdigest()[:12]
         self.block = block  # texts embedded between two saves
+        self._known: dict[str, np.ndarray] | None = None  # read from disk once per write, then kept up to date
 
     @staticmethod
     def key(text: str) -> str:
@@ -49,7 +50,9 @@ class EmbeddingCache:
     def embed(self, embedder: Embedder, texts: list[str], progress: bool = False) -> tuple[np.ndarray, int]:
         """One vector per text, and how many of them were computed now (the rest came from the cache)."""
         keys = [self.key(t) for t in texts]
-        known = self.load()
+        if self._known is None:
+            self._known = self.load()
+        known = self._known
         todo = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
         for b in range(0, len(todo), self.block):
             rows = todo[b : b + self.block]
@@ -61,3 +64,4 @@ class EmbeddingCache:
 
     def clear(self) -> None:
         shutil.rmtree(self.folder.parent, ignore_errors=True)
+        self._known = None
