@@ -176,6 +176,27 @@ def reader_average(
     typer.echo(f"averaged {len(models)} readers -> {out}")
 
 
+@reader_app.command("split")
+def reader_split(
+    data: Annotated[Path, typer.Option(help="SQuAD-format file to split by article")],
+    held_out: Annotated[Path, typer.Option(help="where to write the held-out articles")],
+    rest: Annotated[Path, typer.Option(help="where to write the other articles (for training)")],
+    every: Annotated[int, typer.Option(min=2, help="hold out every N-th article, by title, of those with unanswerable questions")] = 5,
+) -> None:
+    """Hold out a fixed set of articles (never trained on) for tuning and reporting the no-answer decision."""
+    from qa.evaluation.heldout import split_articles
+
+    require_files([data], "file")
+    try:
+        held, others, titles = split_articles(json.loads(data.read_text(encoding="utf-8")), every)
+    except (ValueError, KeyError, TypeError) as exc:
+        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
+    for path, part in ((held_out, held), (rest, others)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(part, ensure_ascii=False), encoding="utf-8")
+    typer.echo(f"held out {len(titles)} articles ({', '.join(titles)}) -> {held_out}; {len(others['data'])} others -> {rest}")
+
+
 @reader_app.command("cloze")
 def reader_cloze(
     data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose paragraphs are used (repeat)")],

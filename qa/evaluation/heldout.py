@@ -74,3 +74,21 @@ def remove_paragraphs(examples: list[QAExample], share: float, seed: int) -> tup
     out = [QAExample(e.id + "_gone", e.question, e.context, (), e.article, e.source + "+gone")
            if e.context in gone else e for e in examples]
     return out, gone
+
+
+def held_out_titles(titles_with_unanswerable: list[str], every: int) -> list[str]:
+    """Every ``every``-th article (by title) among those with unanswerable questions: a rule fixed in
+    advance, so the held-out articles are not picked for how the reader does on them."""
+    return sorted(titles_with_unanswerable)[::every]
+
+
+def split_articles(data: dict, every: int) -> tuple[dict, dict, list[str]]:
+    """A SQuAD-format file's articles as (held out, the rest, held-out titles): the held-out articles are
+    ``held_out_titles`` of those with unanswerable questions, so the no-answer decision is measured."""
+    def unanswerable(article: dict) -> bool:
+        return any(q.get("is_impossible") for p in article["paragraphs"] for q in p["qas"])
+
+    titles = held_out_titles([a["title"] for a in data["data"] if unanswerable(a)], every)
+    held = [a for a in data["data"] if a["title"] in titles]
+    rest = [a for a in data["data"] if a["title"] not in titles]
+    return {"version": data.get("version", "v2.0"), "data": held}, {"version": data.get("version", "v2.0"), "data": rest}, titles
