@@ -13,11 +13,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
     || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; }
 fi
-if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn, playwright, schemathesis" 2>/dev/null \
+if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn, playwright, schemathesis, ray" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   # torch==2.13.0 first: that exact version is the CPU build; anything else pulls a CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test,train]"
+  .venv/bin/python -m pip install -q -e ".[test,train,ray]"
   touch .venv/.installed
 fi

@@ -123,3 +123,13 @@ def tiny_squad(tmp_path):
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps({"version": "v2.0", "data": data}))
     return path
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """A local Ray of two CPUs for the whole session, as CI runs it (``ray.init(num_cpus=2)``)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

@@ -132,10 +132,15 @@ def load_documents(paths: list[Path], max_bytes: int) -> LoadResult:
     """Load every article under ``paths``; what cannot be loaded is reported and the rest still loads.
     Duplicate ids keep the first."""
     files, missing = find_files(paths)
-    res = LoadResult(errors=missing)
+    return combine([(f, load_file(f, max_bytes)) for f in files], missing)
+
+
+def combine(parts: list[tuple[Path, LoadResult]], errors: list[str]) -> LoadResult:
+    """Files loaded one by one (here or on other machines), as one result in file order: a document id
+    seen in an earlier file wins, and the later one is reported."""
+    res = LoadResult(errors=list(errors))
     seen: set[str] = set()
-    for f in files:
-        part = load_file(f, max_bytes)
+    for f, part in parts:
         res.errors.extend(part.errors)
         for d in part.documents:
             if d.doc_id in seen:

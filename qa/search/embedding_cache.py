@@ -40,12 +40,15 @@ class EmbeddingCache:
                 part.unlink(missing_ok=True)
         return found
 
-    def _save(self, keys: list[str], vectors: np.ndarray) -> None:
+    def save(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Keep vectors computed elsewhere (on a cluster) for the next write to take."""
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"part-{secrets.token_hex(6)}"
         tmp = self.folder / f"{name}.tmp.npz"
         np.savez(tmp, keys=np.array(keys), vectors=vectors)
         os.replace(tmp, self.folder / f"{name}.npz")
+        if self._known is not None:
+            self._known.update(zip(keys, vectors))
 
     def embed(self, embedder: Embedder, texts: list[str], progress: bool = False) -> tuple[np.ndarray, int]:
         """One vector per text, and how many of them were computed now (the rest came from the cache)."""
@@ -57,8 +60,7 @@ class EmbeddingCache:
         for b in range(0, len(todo), self.block):
             rows = todo[b : b + self.block]
             vectors = embedder.embed([texts[i] for i in rows], progress=progress)
-            self._save([keys[i] for i in rows], vectors)
-            known.update(zip((keys[i] for i in rows), vectors))
+            self.save([keys[i] for i in rows], vectors)
         matrix = np.stack([known[k] for k in keys]) if keys else np.zeros((0, embedder.dim), dtype=np.float32)
         return np.ascontiguousarray(matrix, dtype=np.float32), len(todo)
 
