@@ -78,6 +78,17 @@ class Settings(BaseSettings):
     reader_device: Literal["cpu", "cuda"] = Field(default="cpu", description="cuda only for held-out evaluation on a GPU")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
 
+    # batching across questions: concurrent questions share the reader's forward passes
+    reader_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0,
+                                        description="how long a question waits for others to read with (0: no batching)")
+    reader_batch_questions: int = Field(default=8, ge=1, le=256, description="most questions read in one batch")
+
+    # Ray (the optional "ray" extra): distributed ingest and reading replicas
+    ray_address: str | None = Field(default=None, description="Ray cluster address; none: a local Ray for the run")
+    ray_replicas: int = Field(default=2, ge=1, description="reader replicas of `qa serve --ray`")
+    ray_replica_threads: int = Field(default=1, ge=1, description="CPU threads (and Ray CPUs) of each reader replica")
+    ray_embed_actors: int = Field(default=0, ge=0, description="embedding actors of `qa ingest --ray` (0: one per CPU of the cluster)")
+
     # runtime
     threads: int = Field(default=2, ge=1)
     embed_batch_size: int = Field(default=32, ge=1)

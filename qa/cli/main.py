@@ -4,6 +4,8 @@ and train/evaluate/export the reader. Every flag overrides the matching ``QA_*``
 from __future__ import annotations
 
 import json
+import re
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +18,19 @@ from qa.cli.common import IndexOpt, fail, quiet_libraries, settings as load_sett
 from qa.settings import MAX_QUESTION_CHARS, Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+RayAddressOpt = Annotated[Optional[str], typer.Option("--ray-address", help="Ray cluster address (QA_RAY_ADDRESS)")]
+_RAY_ADDRESS = re.compile(r"^(auto|ray://\S+|[\w.-]+:\d+)$")
+
+
+def _ray_address_argument(argv: list[str]) -> list[str]:
+    """``--ray ADDRESS`` as ``--ray --ray-address ADDRESS``: the address is optional, so a word after
+    ``--ray`` is taken as one only when it looks like one (``auto``, ``ray://…``, ``host:port``), not a path."""
+    out = list(argv)
+    for i, arg in enumerate(out[:-1]):
+        if arg == "--ray" and _RAY_ADDRESS.match(out[i + 1]):
+            out[i + 1 : i + 2] = ["--ray-address", out[i + 1]]
+            break
+    return out
 
 
 class _ReaderCommands(TyperGroup):
@@ -44,12 +59,19 @@ def _say_waiting(owner: dict) -> None:
     typer.secho(f"waiting for the index lock held by {describe(owner)}", fg=typer.colors.YELLOW, err=True)
 
 
-def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool):
+def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool, use_ray: bool = False):
     from qa.search.ingest import IndexConfig, ingest
 
     with user_errors():
-        report = ingest(paths, settings.index_dir, IndexConfig.from_settings(settings), settings.max_document_bytes,
-                        rebuild=rebuild, progress=progress, on_wait=_say_waiting)
+        config = IndexConfig.from_settings(settings)
+        if use_ray:
+            from qa.search.ray_ingest import ray_ingest
+
+            report = ray_ingest(paths, settings.index_dir, config, settings.max_document_bytes, settings.ray_address,
+                                settings.ray_embed_actors, rebuild=rebuild, progress=progress, on_wait=_say_waiting)
+        else:
+            report = ingest(paths, settings.index_dir, config, settings.max_document_bytes,
+                            rebuild=rebuild, progress=progress, on_wait=_say_waiting)
     for err in report.errors:
         typer.secho(f"rejected: {err}", fg=typer.colors.YELLOW, err=True)
     return report
@@ -62,11 +84,11 @@ def _summary(report, settings: Settings) -> str:
             f"({report.seconds:.1f} s) -> {settings.index_dir}")
 
 
-def _load_pipeline(settings: Settings):
+def _load_pipeline(settings: Settings, reader=None):
     from qa.answering.pipeline import AnswerPipeline
 
     with user_errors():
-        return AnswerPipeline.from_settings(settings)
+        return AnswerPipeline.from_settings(settings, reader=reader)
 
 
 @app.command()
@@ -77,18 +99,23 @@ def ingest(
     chunk_words: Annotated[Optional[int], typer.Option(help="words per passage (QA_CHUNK_WORDS)")] = None,
     watch: Annotated[bool, typer.Option(help="keep going: ingest files that appear or change under PATHS")] = False,
     interval: Annotated[float, typer.Option(help="with --watch: seconds between looks")] = 5.0,
+    use_ray: Annotated[bool, typer.Option("--ray", help="load, chunk and embed on a Ray cluster (`--ray ADDRESS`, "
+                                          "QA_RAY_ADDRESS; none: a local Ray for the run)")] = False,
+    ray_address: RayAddressOpt = None,
 ) -> None:
     """Add articles to the index; only new or changed documents are embedded.
 
     Exits 0 when everything went in, 1 after listing what was rejected. One writer at a time: a second
     ingest into the same index waits for the first and says so."""
     quiet_libraries()
-    settings = load_settings(index_dir=index, chunk_words=chunk_words)
+    settings = load_settings(index_dir=index, chunk_words=chunk_words, ray_address=ray_address)
     paths = paths or [settings.seeds_dir]
+    if watch and use_ray:
+        fail("--watch ingests a few files at a time: it runs without --ray")
     if watch:
         _watch(settings, paths, interval)
         return
-    report = _run_ingest(settings, paths, rebuild, progress=True)
+    report = _run_ingest(settings, paths, rebuild, progress=True, use_ray=use_ray)
     typer.echo(_summary(report, settings))
     if not report.total_documents:
         fail("no documents could be loaded", 1)
@@ -128,24 +155,56 @@ def serve(
     host: Annotated[Optional[str], typer.Option(help="QA_HOST")] = None,
     port: Annotated[Optional[int], typer.Option(help="QA_PORT")] = None,
     index: IndexOpt = None,
+    batch_wait_ms: Annotated[Optional[float], typer.Option(help="batch concurrent questions' reading, waiting up to "
+                                                            "this long for others (QA_READER_BATCH_WAIT_MS; 0: off)")] = None,
+    use_ray: Annotated[bool, typer.Option("--ray", help="read on Ray Serve replicas (`--ray ADDRESS`, QA_RAY_ADDRESS; "
+                                          "none: a local Ray)")] = False,
+    ray_address: RayAddressOpt = None,
+    replicas: Annotated[Optional[int], typer.Option(min=1, help="with --ray: reader replicas (QA_RAY_REPLICAS)")] = None,
 ) -> None:
     """Serve the API and the chat page; builds the index from seeds/ first if there is none."""
     quiet_libraries()
     from qa.reader.extractive import ExtractiveReader
     from qa.search.store import PassageIndex
 
-    settings = load_settings(host=host, port=port, index_dir=index)
+    settings = load_settings(host=host, port=port, index_dir=index, reader_batch_wait_ms=batch_wait_ms,
+                             ray_address=ray_address, ray_replicas=replicas)
     with user_errors():
         ExtractiveReader.check_files(settings.reader_dir)  # before a long first ingest
     if not PassageIndex.exists(settings.index_dir):
         typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
         _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
+    if use_ray:
+        _serve_on_ray(settings)
+        return
+    from qa.reader.batching import serving_reader
+
+    # loaded here rather than in the app's lifespan: a problem is a message, not a traceback
+    _serve(settings, _load_pipeline(settings, serving_reader(settings)))
+
+
+def _serve(settings: Settings, pipeline) -> None:
     from qa.web.app import create_app
     from qa.web.server import run
 
-    pipeline = _load_pipeline(settings)  # here rather than in the app's lifespan: a problem is a message, not a traceback
     typer.echo(f"serving on http://{settings.host}:{settings.port}")
     run(create_app(settings, pipeline), settings)
+
+
+def _serve_on_ray(settings: Settings) -> None:
+    from qa.cluster import import_ray, ray_session
+
+    with user_errors():
+        import_ray()
+        from qa.reader.ray_serve import RemoteReader, start_readers, stop_readers
+
+        with ray_session(settings.ray_address):
+            typer.echo(f"starting {settings.ray_replicas} reader replicas on Ray")
+            handle = start_readers(settings, settings.ray_replicas, settings.ray_replica_threads)
+            try:
+                _serve(settings, _load_pipeline(settings, RemoteReader.from_settings(settings, handle)))
+            finally:
+                stop_readers()
 
 
 @app.command()
@@ -217,4 +276,4 @@ def eval_cmd(
 
 
 def main() -> None:  # console-script entry point
-    app()
+    app(args=_ray_address_argument(sys.argv[1:]))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -172,6 +172,18 @@ class ExtractiveReader:
         """Best spans for each passage (``top_n`` each, best first), all passages in batched passes.
         Past ``deadline`` (``time.monotonic()``) it stops between batches with ``TimeUp``."""
         return self.read_pairs([question] * len(passages), passages, top_n, deadline)
+
+    def read_many(self, asks: list[tuple[str, list[str]]], top_n: int = 1,
+                  deadline: float | None = None) -> list[list[list[SpanAnswer]]]:
+        """``read`` for several questions at once, each with its passages, in shared forward passes:
+        what batching across concurrent requests runs. One result per question, as ``read`` gives it."""
+        flat = self.read_pairs([q for q, ps in asks for _ in ps], [p for _, ps in asks for p in ps], top_n, deadline)
+        out, first = [], 0
+        for _, ps in asks:
+            out.append([[replace(s, passage_index=s.passage_index - first) for s in spans]
+                        for spans in flat[first : first + len(ps)]])
+            first += len(ps)
+        return out
 
     def read_pairs(self, questions: list[str], passages: list[str], top_n: int = 1,
                    deadline: float | None = None) -> list[list[SpanAnswer]]:

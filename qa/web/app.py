@@ -30,6 +30,7 @@ from litestar.response import File
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from qa.answering.pipeline import AnswerPipeline
+from qa.reader.batching import serving_reader
 from qa.errors import TimeUp, UserProblem
 from qa.limits import VISIBLE
 from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, REPO_ROOT, Mode, Settings
@@ -188,7 +189,8 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
 
     @asynccontextmanager
     async def serve_corpus(app: Litestar) -> AsyncIterator[None]:
-        loaded = app.state.pipeline or await anyio.to_thread.run_sync(AnswerPipeline.from_settings, settings)
+        loaded = app.state.pipeline or await anyio.to_thread.run_sync(
+            lambda: AnswerPipeline.from_settings(settings, reader=serving_reader(settings)))
         app.state.corpus = LiveCorpus(loaded, settings)
         await anyio.to_thread.run_sync(app.state.corpus.remove_leftovers)
         follower = asyncio.create_task(_follow_the_index(app.state.corpus, settings.index_poll_seconds))

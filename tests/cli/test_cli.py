@@ -1,6 +1,7 @@
 """The ``qa`` command line, see qa/cli/ (run in-process with typer's runner)."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -173,3 +174,29 @@ def test_ingest_watch_takes_files_dropped_into_the_folder(tmp_path):
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 0 and "stopped watching" in out, out
+
+
+def test_ray_takes_an_address_only_when_the_next_word_is_one():
+    from qa.cli.main import _ray_address_argument
+
+    assert _ray_address_argument(["ingest", "--ray", "10.0.0.5:6379", "seeds"]) == [
+        "ingest", "--ray", "--ray-address", "10.0.0.5:6379", "seeds"]
+    assert _ray_address_argument(["serve", "--ray", "ray://head:10001"])[-2:] == ["--ray-address", "ray://head:10001"]
+    assert _ray_address_argument(["ingest", "--ray", "seeds"]) == ["ingest", "--ray", "seeds"]  # a path stays a path
+
+
+def test_ingest_on_ray_writes_the_index_and_reports_as_a_plain_ingest(tmp_path, local_ray):
+    out = tmp_path / "idx"
+    r = runner.invoke(app, ["ingest", "--ray", str(SEEDS), "--index", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "5 added" in r.output and (out / "CURRENT").exists()
+    plain = runner.invoke(app, ["ingest", str(SEEDS), "--index", str(tmp_path / "plain")])
+    def counts(output):  # "5 added, ... N passages and M sentences embedded; index now holds D documents, P passages"
+        return re.search(r"\d+ added, .*? passages \(", output).group(0)
+
+    assert counts(r.output) == counts(plain.output), "the same documents, passages and sentences as a plain ingest"
+
+
+def test_ingest_watch_refuses_ray(tmp_path):
+    r = runner.invoke(app, ["ingest", "--ray", str(tmp_path), "--watch"])
+    assert r.exit_code == 2 and "without --ray" in r.output
