@@ -136,13 +136,13 @@ def test_a_kill_during_embedding_resumes_from_the_vectors_already_computed(tmp_p
     rc = _killed(index_copy, tmp_path / "new", """
         import qa.search.embedding_cache as ec
         ec.EmbeddingCache.__init__.__defaults__ = (8,)
-        real, saved = ec.EmbeddingCache._save, []
+        real, saved = ec.EmbeddingCache.save, []
         def save(self, keys, vectors):
             real(self, keys, vectors)
             saved.append(len(keys))
             if len(saved) == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
-        ec.EmbeddingCache._save = save
+        ec.EmbeddingCache.save = save
     """)
     assert rc == -9 and PassageIndex.load(index_copy).manifest.document_count == 5
     assert (index_copy / "embedding-cache").exists()
