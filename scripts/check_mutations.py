@@ -7,6 +7,18 @@ A mutation whose pattern no longer occurs exactly once stops the run: update it 
 """
 import subprocess, sys
 MUT = {
+ "batch-results-misnumbered": ("qa/reader/extractive.py",
+    "            out.append([[replace(s, passage_index=s.passage_index - first) for s in spans]",
+    "            out.append([[s for s in spans]",
+    "tests/reader/test_batching.py::test_read_many_gives_each_question_its_own_read"),
+ "ray-ingest-skips-sentences": ("qa/search/ray_ingest.py",
+    '    for kind, texts in (("passage", [p.text for p in passages]), ("sentence", sentences)):',
+    '    for kind, texts in (("passage", [p.text for p in passages]),):',
+    "tests/search/test_ray_ingest.py::test_ray_ingest_writes_the_index_a_plain_ingest_writes"),
+ "replicas-read-one-question-only": ("qa/reader/ray_serve.py",
+    "            got = await asyncio.to_thread(self.reader.read_many, [(asks[i][0], asks[i][1]) for i in rows], top_n)",
+    "            got = await asyncio.to_thread(self.reader.read_many, [(asks[rows[0]][0], asks[i][1]) for i in rows], top_n)",
+    "tests/web/test_ray_serve.py::test_concurrent_questions_on_the_replicas_each_get_their_own_answer"),
  "merge-first-citation-only": ("qa/answering/pipeline.py",
     "        if all((c.doc_id, c.start, c.end) != (cite.doc_id, cite.start, cite.end) for c in ans.citations):",
     "        if not ans.citations:",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import MAX_BYTES, SEEDS, index_config
+from qa.search.embedding import Embedder
 from qa.search.ingest import ingest
 from qa.search.ray_ingest import ray_ingest
 from qa.search.retriever import FusionParams, Retriever
@@ -16,12 +17,22 @@ QUESTIONS = ["Where was the 2018 coordination conference held?", "Who is the com
              "What did the soldiers bring to the village?"]
 
 
+class DriverEmbedder(Embedder):
+    """The embedder of the process that runs the ingest: it counts the texts it embeds itself."""
+
+    embedded = 0
+
+    def embed(self, texts, progress=False):
+        DriverEmbedder.embedded += len(texts)
+        return super().embed(texts, progress)
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, embedder, local_ray):
     plain, distributed = tmp_path_factory.mktemp("plain"), tmp_path_factory.mktemp("ray")
-    config = index_config(embedder)
-    plain_report = ingest([SEEDS], plain, config, MAX_BYTES)
-    ray_report = ray_ingest([SEEDS], distributed, config, MAX_BYTES, embed_actors=2)
+    plain_report = ingest([SEEDS], plain, index_config(embedder), MAX_BYTES)
+    driver = DriverEmbedder(embedder.model_path, embedder.name, embedder.batch_size)
+    ray_report = ray_ingest([SEEDS], distributed, index_config(driver), MAX_BYTES, embed_actors=2)
     return (plain, plain_report), (distributed, ray_report)
 
 
@@ -40,6 +51,7 @@ def test_ray_ingest_writes_the_index_a_plain_ingest_writes(both, embedder):
         np.testing.assert_allclose(a.dense.sentence_vectors(pid), b.dense.sentence_vectors(pid), atol=1e-5)
     assert (ray_report.embedded_passages, ray_report.embedded_sentences) == (
         plain_report.embedded_passages, plain_report.embedded_sentences)
+    assert DriverEmbedder.embedded == 0, "every passage and sentence was embedded on the cluster, none by the driver"
     assert sorted(ray_report.added) == sorted(plain_report.added) and not ray_report.errors
     assert not (distributed / "embedding-cache").exists(), "the write empties the cache the cluster filled"
 
