@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ray import serve
 
-from qa.errors import TimeUp
+from qa.errors import TimeUp, UserProblem
 from qa.reader import config
 from qa.reader.extractive import ExtractiveReader, SpanAnswer
 
@@ -45,11 +45,18 @@ class ReaderReplica:
 
 def start_readers(settings, replicas: int, threads_per_replica: int = 1):
     """Deploy ``replicas`` readers on the connected Ray cluster; returns the deployment's handle."""
+    import ray
+
+    cpus = ray.cluster_resources().get("CPU", 0)
+    if not settings.ray_address and replicas * threads_per_replica > cpus:  # a local Ray does not grow: it would wait forever
+        raise UserProblem(f"{replicas} replicas of {threads_per_replica} CPU need {replicas * threads_per_replica} CPUs; "
+                          f"this Ray has {cpus:g} (fewer --replicas, or QA_RAY_REPLICA_THREADS)")
     serve.start(proxy_location="Disabled")
     deployment = serve.deployment(ReaderReplica, name="reader", num_replicas=replicas,
                                   ray_actor_options={"num_cpus": threads_per_replica},
                                   max_ongoing_requests=4 * settings.reader_batch_questions)
-    replica_settings = settings.model_dump(mode="json") | {"threads": threads_per_replica}
+    # the reader's settings only travel: the write token stays with the app
+    replica_settings = settings.model_dump(mode="json", exclude={"api_token"}) | {"threads": threads_per_replica}
     # replicas always batch: a few milliseconds' wait is small beside a forward pass
     wait_s = max(settings.reader_batch_wait_ms, 5.0) / 1000.0
     return serve.run(deployment.bind(replica_settings, settings.reader_batch_questions, wait_s),

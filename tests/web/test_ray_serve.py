@@ -73,3 +73,11 @@ def test_the_api_is_unchanged_on_ray(answering, pipeline, remote_pipeline):
             assert health.status_code == 200
             seen.append((body, health.json()))
     assert seen[0] == seen[1] and seen[0][0]["answers"]
+
+
+def test_more_replicas_than_a_local_ray_has_cpus_is_refused_not_left_waiting(answering, local_ray):
+    from qa.errors import UserProblem
+    from qa.reader.ray_serve import start_readers
+
+    with pytest.raises(UserProblem, match="need 3 CPUs"):
+        start_readers(answering, replicas=3)
