@@ -66,21 +66,36 @@ class BatchingReader:
 
     def _run(self) -> None:
         while batch := self._take():
-            for top_n in sorted({a.top_n for a in batch}):
-                group = [a for a in batch if a.top_n == top_n]
-                # read until the latest deadline in the group: TimeUp only once nobody's answer can come in time
-                deadlines = [a.deadline for a in group]
-                deadline = None if None in deadlines else max(deadlines)
-                try:
-                    results = self.reader.read_many([(a.question, a.passages) for a in group], top_n, deadline)
-                except BaseException as exc:  # TimeUp, or a fault: each caller raises it
-                    for a in group:
-                        a.result.set_exception(exc)
-                    continue
-                self.batches += 1
-                self.questions += len(group)
-                for a, r in zip(group, results):
+            results = read_grouped(self.reader, [(a.question, a.passages, a.top_n) for a in batch],
+                                   [a.deadline for a in batch])
+            for a, r in zip(batch, results):
+                if isinstance(r, BaseException):  # TimeUp, or a fault: each caller of its group raises it
+                    a.result.set_exception(r)
+                else:
                     a.result.set_result(r)
+            read = [a for a, r in zip(batch, results) if not isinstance(r, BaseException)]
+            self.batches += len({a.top_n for a in read})
+            self.questions += len(read)
+
+
+def read_grouped(reader: ExtractiveReader, asks: list[tuple[str, list[str], int]],
+                 deadlines: list[float | None] | None = None) -> list[list[list[SpanAnswer]] | BaseException]:
+    """``read_many`` for questions that may ask for different numbers of spans (``top_n``): one shared
+    pass per number. Each question gets its result, or the exception its group's pass raised. A group
+    reads until the latest of its questions' deadlines: TimeUp only once none of them can be answered in time."""
+    deadlines = deadlines or [None] * len(asks)
+    out: list = [None] * len(asks)
+    for top_n in sorted({a[2] for a in asks}):
+        rows = [i for i, a in enumerate(asks) if a[2] == top_n]
+        group_deadlines = [deadlines[i] for i in rows]
+        deadline = None if None in group_deadlines else max(group_deadlines)
+        try:
+            got = reader.read_many([(asks[i][0], asks[i][1]) for i in rows], top_n, deadline)
+        except BaseException as exc:
+            got = [exc] * len(rows)
+        for i, r in zip(rows, got):
+            out[i] = r
+    return out
 
 
 def serving_reader(settings) -> ExtractiveReader | BatchingReader:

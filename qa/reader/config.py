@@ -26,3 +26,8 @@ def write(model_dir: Path, config: dict) -> Path:
 
 def update(model_dir: Path, changes: dict) -> Path:
     return write(model_dir, {**read(model_dir), **changes})
+
+
+def no_answer_threshold(config: dict, override: float | None) -> float:
+    """The plain margin threshold a reader decides with: the override where one is set, else the tuned one."""
+    return override if override is not None else float(config.get("no_answer_threshold", 0.0))

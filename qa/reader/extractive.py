@@ -148,9 +148,7 @@ class ExtractiveReader:
 
     @property
     def no_answer_threshold(self) -> float:
-        if self.threshold_override is not None:
-            return self.threshold_override
-        return float(self.config.get("no_answer_threshold", 0.0))
+        return config.no_answer_threshold(self.config, self.threshold_override)
 
     def encode(self, questions: list[str], passages: list[str]):
         """The reader's windows over (question, passage) pairs: what it will run the model on."""

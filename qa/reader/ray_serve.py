@@ -16,6 +16,7 @@ from ray import serve
 
 from qa.errors import TimeUp, UserProblem
 from qa.reader import config
+from qa.reader.batching import read_grouped
 from qa.reader.extractive import ExtractiveReader, SpanAnswer
 
 APP_NAME = "qa-reader"
@@ -34,13 +35,11 @@ class ReaderReplica:
 
     @serve.batch
     async def read(self, asks: list[tuple[str, list[str], int]]) -> list[list[list[SpanAnswer]]]:
-        out: list = [None] * len(asks)
-        for top_n in sorted({a[2] for a in asks}):
-            rows = [i for i, a in enumerate(asks) if a[2] == top_n]
-            got = await asyncio.to_thread(self.reader.read_many, [(asks[i][0], asks[i][1]) for i in rows], top_n)
-            for i, r in zip(rows, got):
-                out[i] = r
-        return out
+        got = await asyncio.to_thread(read_grouped, self.reader, asks)
+        for r in got:
+            if isinstance(r, BaseException):
+                raise r
+        return got
 
 
 def start_readers(settings, replicas: int, threads_per_replica: int = 1):
@@ -85,9 +84,7 @@ class RemoteReader:
 
     @property
     def no_answer_threshold(self) -> float:
-        if self.threshold_override is not None:
-            return self.threshold_override
-        return float(self.config.get("no_answer_threshold", 0.0))
+        return config.no_answer_threshold(self.config, self.threshold_override)
 
     def read(self, question: str, passages: list[str], top_n: int = 1,
              deadline: float | None = None) -> list[list[SpanAnswer]]:
