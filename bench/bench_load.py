@@ -24,14 +24,9 @@ from pathlib import Path
 
 import httpx
 
-from serving import start_server, stop
+from serving import percentile, start_server, stop
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
 def load(base: str, questions: list[str], clients: int, seconds: float) -> dict:
@@ -66,8 +61,8 @@ def load(base: str, questions: list[str], clients: int, seconds: float) -> dict:
     for t in threads:
         t.join()
     wall = time.perf_counter() - t0
-    return {"answered": len(latencies), "per_second": len(latencies) / wall, "p50_ms": 1000 * percentile(latencies, 0.5),
-            "p95_ms": 1000 * percentile(latencies, 0.95), "failures": failures, "seconds": round(wall, 1)}
+    return {"answered": len(latencies), "per_second": len(latencies) / wall, "p50_ms": 1000 * percentile(latencies, 0.5, float("nan")),
+            "p95_ms": 1000 * percentile(latencies, 0.95, float("nan")), "failures": failures, "seconds": round(wall, 1)}
 
 
 SERVERS = {

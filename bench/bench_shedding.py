@@ -18,15 +18,10 @@ import time
 
 import httpx
 
-from serving import start_server, stop
+from serving import percentile, start_server, stop
 
 QUESTION = ("Which officers of Military Region 4 attended the coordination conference, and what did the offices of "
             "the six provinces agree to do together? ") * 8
-
-
-def percentile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else 0.0
 
 
 def load(base: str, clients: int, seconds: float) -> dict:

@@ -1,4 +1,5 @@
-"""Starting a real ``qa serve`` on a free port for the benchmarks and the tests that need a whole server."""
+"""Starting a real ``qa serve`` on a free port for the benchmarks and the tests that need a whole server, and the
+latency percentile they report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pathlib import Path
 import httpx
 
 QA = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "qa")
+
+
+def percentile(xs: list[float], q: float, empty: float = 0.0) -> float:
+    """The ``q`` quantile (0..1) of ``xs`` by rank; ``empty`` when there is none."""
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else empty
 
 
 def free_port() -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.corpus.chunking import Chunking, Passage, chunk_document, passage_sentences
-from qa.corpus.documents import Document, load_documents
+from qa.corpus.documents import Document, LoadResult, load_documents
 from qa.search.embedding import Embedder
 from qa.search.embedding_cache import EmbeddingCache
 from qa.search.lock import IndexLock
@@ -83,7 +83,12 @@ def ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_document
            progress: bool = False, on_wait: Callable[[dict], None] | None = None) -> IngestReport:
     """Add the articles under ``paths``; what cannot be loaded is reported in ``errors`` and the rest goes in.
     Documents not named in ``paths`` stay as they are."""
-    loaded = load_documents(paths, max_document_bytes)
+    return ingest_loaded(load_documents(paths, max_document_bytes), index_dir, config, rebuild, progress, on_wait)
+
+
+def ingest_loaded(loaded: LoadResult, index_dir: Path, config: IndexConfig, rebuild: bool = False,
+                  progress: bool = False, on_wait: Callable[[dict], None] | None = None) -> IngestReport:
+    """``ingest`` of documents already loaded (here, or on a cluster): what could not be loaded is reported."""
     report = IngestReport()
     if loaded.documents:
         report, _ = write(index_dir, config, loaded.documents, rebuild=rebuild, progress=progress, on_wait=on_wait)

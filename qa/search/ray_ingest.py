@@ -21,7 +21,7 @@ from qa.corpus.chunking import Chunking, Passage, chunk_document, passage_senten
 from qa.corpus.documents import Document, LoadResult, combine, find_files, load_file
 from qa.search.embedding import Embedder
 from qa.search.embedding_cache import EmbeddingCache
-from qa.search.ingest import IndexConfig, IngestReport, write
+from qa.search.ingest import IndexConfig, IngestReport, ingest_loaded
 from qa.search.store import PassageIndex
 
 log = logging.getLogger(__name__)
@@ -131,15 +131,9 @@ def ray_ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_docu
             cache = EmbeddingCache(index_dir, config.embedder.name)
             embedded = embed_distributed(todo, config.chunking, config.embedder, cache, actors)
             log.info("embedded %d passages and %d sentences with %d actors", *embedded, actors)
-    report = IngestReport()
-    if loaded.documents:
-        report, _ = write(index_dir, config, loaded.documents, rebuild=rebuild, progress=progress, on_wait=on_wait)
-        # the vectors were computed on the cluster: the write found them all in the cache
-        report.embedded_passages += embedded[0]
-        report.embedded_sentences += embedded[1]
-    elif PassageIndex.exists(index_dir):
-        manifest = PassageIndex.manifest_of(index_dir)
-        report.total_documents, report.total_passages = manifest.document_count, manifest.passage_count
-    report.errors = loaded.errors
+    report = ingest_loaded(loaded, index_dir, config, rebuild, progress, on_wait)
+    # the vectors were computed on the cluster: the write found them all in the cache
+    report.embedded_passages += embedded[0]
+    report.embedded_sentences += embedded[1]
     report.seconds = time.perf_counter() - t0
     return report
