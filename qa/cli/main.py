@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
-import time
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -124,14 +125,19 @@ def ingest(
 
 
 def _watch(settings: Settings, paths: list[Path], interval: float) -> None:
-    """Ingest what is new or changed under ``paths``, every ``interval`` seconds, until interrupted.
+    """Ingest what is new or changed under ``paths``, every ``interval`` seconds, until SIGINT (Ctrl-C) or SIGTERM.
     A file removed from the folder stays in the index (delete it with DELETE /api/documents/{id})."""
     from qa.corpus.documents import find_files
 
+    # Our own handlers, because a process started in the background by a shell inherits SIGINT ignored
+    # (and Python then never raises KeyboardInterrupt), and because a stop should wait for the ingest
+    # under way to finish its write rather than break into it.
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     seen: dict[Path, tuple[int, int]] = {}
     typer.echo(f"watching {', '.join(map(str, paths))} every {interval:g} s (Ctrl-C to stop)")
     try:
-        while True:
+        while not stop.is_set():
             files, _ = find_files(paths)
             stamps = {}
             for f in files:
@@ -145,9 +151,11 @@ def _watch(settings: Settings, paths: list[Path], interval: float) -> None:
                 report = _run_ingest(settings, fresh, rebuild=False, progress=False)
                 typer.echo(_summary(report, settings))
                 seen.update({f: stamps[f] for f in fresh})
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        typer.echo("stopped watching")
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    typer.echo("stopped watching")
 
 
 @app.command()
