@@ -73,13 +73,15 @@ def reader_eval(
     dtype: Annotated[Optional[str], typer.Option(help="auto, float32 or bfloat16 (QA_READER_DTYPE)")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, or cuda to evaluate on a GPU (QA_READER_DEVICE)")] = None,
     runtime: Annotated[Optional[str], typer.Option(help="auto, torch or onnx (QA_READER_RUNTIME)")] = None,
+    tune_data: Annotated[Optional[list[Path]], typer.Option("--tune-data", help="tune the threshold on these held-out "
+                                                            "files (repeat) and report all of --data")] = None,
 ) -> None:
-    """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles."""
+    """SQuAD v2 EM/F1 (HasAns/NoAns) with the no-answer threshold tuned on one half of the articles (or on --tune-data)."""
     quiet_libraries()
     from qa.evaluation.reader import evaluate, format_table, write_json
     from qa.reader.extractive import ExtractiveReader
 
-    require_files(data)
+    require_files(data + (tune_data or []))
     settings = load_settings(reader_dir=model, threads=threads, reader_int8=int8, reader_dtype=dtype,
                              reader_device=device, reader_runtime=runtime)
     with user_errors():
@@ -88,7 +90,11 @@ def reader_eval(
         except ValueError as e:
             fail(str(e))
         reader.warm_up()
-    result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit)
+    try:
+        result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit,
+                          tune_data=[str(p) for p in tune_data] if tune_data else None)
+    except ValueError as e:
+        fail(str(e))
     result.update(model=str(settings.reader_dir), threads=reader.threads, int8=reader.int8, bf16=reader.bf16, device=reader.device,
                   runtime=reader.runtime_used)
     typer.echo(format_table(result))

@@ -3,6 +3,8 @@
 Articles of the evaluation file are split in two by article name: the threshold on the reader's
 margin (best span score minus no-answer score) is tuned on the first part and reported on the other,
 so the reported figures come from questions that neither trained the model nor chose the threshold.
+With ``tune_data`` the threshold is tuned on other held-out files instead and every article of the
+evaluation file is reported.
 Unanswerable questions of the file count as they are; ``synthetic_negatives`` adds retrieval-style
 ones (a question paired with another paragraph of its article that lacks the answer).
 """
@@ -70,17 +72,27 @@ def best_threshold(examples: list[QAExample], preds: dict[str, Prediction]) -> t
 
 
 def evaluate(reader: ExtractiveReader, data: list[str], synthetic_negatives: float = 0.0, seed: int = 7,
-             limit: int = 0) -> dict:
-    examples = load_many(data)
-    if synthetic_negatives:
-        examples += add_synthetic_negatives(examples, synthetic_negatives, random.Random(seed))
-    if limit:
-        examples = random.Random(seed).sample(examples, min(limit, len(examples)))
-    tune, report = split_by_article(examples)
-    preds = {p.id: p for p in predict(reader, examples)}
+             limit: int = 0, tune_data: list[str] | None = None) -> dict:
+    def load(paths: list[str]) -> list[QAExample]:
+        examples = load_many(paths)
+        if synthetic_negatives:
+            examples += add_synthetic_negatives(examples, synthetic_negatives, random.Random(seed))
+        if limit:
+            examples = random.Random(seed).sample(examples, min(limit, len(examples)))
+        return examples
+
+    if tune_data:
+        tune, report = load(tune_data), load(data)
+        overlap = {e.context for e in tune} & {e.context for e in report}
+        if overlap:
+            raise ValueError(f"{len(overlap)} paragraphs are both in the tuning and the evaluation data")
+    else:
+        tune, report = split_by_article(load(data))
+    preds = {p.id: p for p in predict(reader, tune + report)}
     threshold, tune_f1 = best_threshold(tune, preds)
     result = {
         "data": data,
+        "tune_data": tune_data or data,
         "synthetic_negatives": synthetic_negatives,
         "tune_articles": sorted({e.article for e in tune}),
         "report_articles": sorted({e.article for e in report}),

@@ -120,6 +120,31 @@ def test_reader_eval_reads_with_qa_threads_unless_a_flag_says_otherwise(tiny_squ
     assert json.loads((tmp_path / "b.json").read_text())["threads"] == 3
 
 
+def test_reader_eval_tunes_on_other_files_and_reports_every_article_of_data(tiny_squad, tiny_reader_dir, tmp_path):
+    """--tune-data: the threshold comes from other held-out files, so all of --data is reported; a file that
+    shares paragraphs with --data cannot tune (its questions would choose the threshold they are scored at)."""
+    other = json.loads(tiny_squad.read_text())
+    for art in other["data"]:
+        art["title"] = "tune-" + art["title"]
+        for para in art["paragraphs"]:
+            para["context"] = "Elsewhere. " + para["context"]
+            for qa in para["qas"]:
+                qa["id"] = "t" + qa["id"]
+                for ans in qa["answers"]:
+                    ans["answer_start"] += len("Elsewhere. ")
+    tune = tmp_path / "tune.json"
+    tune.write_text(json.dumps(other))
+    base = ["reader", "eval", "--data", str(tiny_squad), "--model", str(tiny_reader_dir), "--runtime", "torch"]
+    r = runner.invoke(app, base + ["--tune-data", str(tune), "--out", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["tune_articles"] == ["tune::tune-art0", "tune::tune-art1"]
+    assert res["report_articles"] == ["tiny::art0", "tiny::art1"]
+    assert res["report"]["at_threshold"]["total"] == 10 and res["tune"]["at_threshold"]["total"] == 10
+    r = runner.invoke(app, base + ["--tune-data", str(tiny_squad)])
+    assert r.exit_code == 2 and "both in the tuning and the evaluation data" in r.output
+
+
 def test_reader_train_options_are_the_training_configs_fields(tiny_squad, tmp_path, monkeypatch):
     """Each TrainConfig field is an option of ``qa reader train``, and what is given reaches the run."""
     import dataclasses
