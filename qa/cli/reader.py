@@ -90,11 +90,9 @@ def reader_eval(
         except ValueError as e:
             fail(str(e))
         reader.warm_up()
-    try:
+    with user_errors():
         result = evaluate(reader, [str(p) for p in data], synthetic_negatives, limit=limit,
                           tune_data=[str(p) for p in tune_data] if tune_data else None)
-    except ValueError as e:
-        fail(str(e))
     result.update(model=str(settings.reader_dir), threads=reader.threads, int8=reader.int8, bf16=reader.bf16, device=reader.device,
                   runtime=reader.runtime_used)
     typer.echo(format_table(result))
