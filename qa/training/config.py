@@ -52,6 +52,8 @@ class TrainConfig:
     teacher: str = _opt("", "trained reader folder whose start/end distributions are distilled into this one")
     distill_alpha: float = _opt(0.7, "weight of the distillation loss (the rest: gold spans)")
     temperature: float = _opt(2.0, "distillation temperature")
+    distill_answerable_only: bool = _opt(False, "distil only windows that hold their answer; the others learn "
+                                                "'no answer' from the gold alone, whatever the teacher says")
     bf16: bool = _opt(False, "bf16 autocast for the matrix products (weights stay fp32); faster on CPUs with AMX")
     device: str = _opt("auto", "auto (a CUDA GPU where there is one), cpu or cuda")
 

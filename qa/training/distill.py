@@ -62,14 +62,19 @@ def carry_over(student_offsets: list[tuple[int, int] | None], teacher_offsets: l
 
 
 def distill_loss(start_logits: torch.Tensor, end_logits: torch.Tensor, t_start: torch.Tensor, t_end: torch.Tensor,
-                 temperature: float) -> torch.Tensor:
-    """KL(teacher || student) of the start and of the end distributions at ``temperature``, times T²."""
+                 temperature: float, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """KL(teacher || student) of the start and of the end distributions at ``temperature``, times T².
+
+    The mean is over windows; with ``weights`` (one per window, 0 or 1), over the windows weighted 1, and
+    zero where there are none.
+    """
     T = temperature
     kl = 0.0
     for s, t in ((start_logits, t_start), (end_logits, t_end)):
         kl = kl + F.kl_div(F.log_softmax(s.float() / T, dim=-1), F.log_softmax(t.float() / T, dim=-1),
-                           reduction="batchmean", log_target=True)
-    return kl / 2 * T * T
+                           reduction="none", log_target=True).sum(-1)
+    w = torch.ones_like(kl) if weights is None else weights.to(kl)
+    return (kl * w).sum() / w.sum().clamp(min=1.0) / 2 * T * T
 
 
 def teacher_targets(feats: list[dict], questions: list[str], contexts: list[str], teacher_dir: str, cache: Path,

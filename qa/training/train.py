@@ -264,7 +264,9 @@ def _train(cfg: TrainConfig, out: Path) -> Path:
             loss = res.loss
             if targets is not None:
                 t_start, t_end = _padded_targets([targets[k] for k in b], batch["input_ids"].shape[1])
-                kd = distill_loss(res.start_logits, res.end_logits, t_start.to(device), t_end.to(device), cfg.temperature)
+                answerable = (batch["start_positions"] != 0).float() if cfg.distill_answerable_only else None
+                kd = distill_loss(res.start_logits, res.end_logits, t_start.to(device), t_end.to(device), cfg.temperature,
+                                  answerable)
                 loss = cfg.distill_alpha * kd + (1 - cfg.distill_alpha) * loss
             loss = loss / cfg.grad_accum
             loss.backward()

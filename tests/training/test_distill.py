@@ -1,6 +1,7 @@
 """Distillation (qa/training/distill.py): carrying teacher logits over to student tokens, and a student that
 learns the teacher's distributions through `train(..., teacher=...)`."""
 
+import json
 import random
 
 import numpy as np
@@ -38,6 +39,38 @@ def test_distill_loss_is_zero_only_when_the_student_matches_the_teacher():
     t = torch.tensor([[2.0, 0.5, NEG, 1.0]])
     assert distill_loss(t.clone(), t.clone(), t, t, 2.0).item() == pytest.approx(0.0, abs=1e-6)
     assert distill_loss(torch.zeros(1, 4), torch.zeros(1, 4), t, t, 2.0).item() > 0.1
+
+
+def test_distill_loss_weights_leave_out_the_windows_weighted_zero():
+    t = torch.tensor([[2.0, 0.5, NEG, 1.0], [0.0, 3.0, 1.0, NEG]])
+    s = torch.tensor([[2.0, 0.5, NEG, 1.0], [1.0, 0.0, 0.0, 0.0]])  # matches the teacher on window 0 only
+    both = distill_loss(s, s, t, t, 2.0).item()
+    assert distill_loss(s, s, t, t, 2.0, torch.tensor([1.0, 0.0])).item() == pytest.approx(0.0, abs=1e-6)
+    assert distill_loss(s, s, t, t, 2.0, torch.tensor([0.0, 1.0])).item() == pytest.approx(2 * both, rel=1e-5)
+    assert distill_loss(s, s, t, t, 2.0, torch.tensor([0.0, 0.0])).item() == 0.0
+
+
+def test_answerable_only_distillation_leaves_unanswerable_windows_to_the_gold(tiny_squad, tmp_path):
+    # only unanswerable questions: with the teacher's loss alone and answerable windows only, nothing is learnt
+    data = json.loads(tiny_squad.read_text())
+    for art in data["data"]:
+        for p in art["paragraphs"]:
+            for q in p["qas"]:
+                q["is_impossible"], q["answers"] = True, []
+    unanswerable = tmp_path / "unanswerable.json"
+    unanswerable.write_text(json.dumps(data))
+    student = make_tiny_reader(tmp_path / "student", seed=0)
+    teacher = _sharp_teacher(tmp_path / "teacher")
+    moved = {}
+    for only in (True, False):
+        cfg = TrainConfig(data=[str(unanswerable)], out=str(tmp_path / f"run-{only}"), base_model=str(student),
+                          max_length=64, stride=16, batch_size=4, epochs=2, lr=3e-3, warmup=0.0, weight_decay=0.0,
+                          threads=1, teacher=str(teacher), distill_alpha=1.0, temperature=1.0,
+                          keep_negative_windows=1.0, synthetic_negatives=0.0, distill_answerable_only=only)
+        a = AutoModelForQuestionAnswering.from_pretrained(student).qa_outputs.weight
+        b = AutoModelForQuestionAnswering.from_pretrained(train(cfg)).qa_outputs.weight
+        moved[only] = (a - b).abs().max().item()
+    assert moved[True] == 0.0 and moved[False] > 1e-4, moved
 
 
 def _sharp_teacher(folder):
