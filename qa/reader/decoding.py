@@ -30,6 +30,14 @@ def word_bounds(text: str, offsets: list[tuple[int, int]], context_mask: np.ndar
     return starts, ends
 
 
+def line_numbers(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """Each token's line in ``text``: the number of line breaks before it. An answer never runs across a
+    line break, which in an article ends a paragraph, a heading or a photo caption ("MR2\\n\\nThe Standing
+    Office ..." is two paragraphs, never one answer)."""
+    breaks = np.cumsum([0] + [ch == "\n" for ch in text])  # breaks[k]: line breaks in text[:k]
+    return np.array([breaks[min(max(s, 0), len(text))] for s, _ in offsets], dtype=np.int64)
+
+
 def best_spans(
     start_logits: np.ndarray,
     end_logits: np.ndarray,
@@ -39,9 +47,11 @@ def best_spans(
     top_n: int = 1,
     word_starts: np.ndarray | None = None,
     word_ends: np.ndarray | None = None,
+    lines: np.ndarray | None = None,
 ) -> list[WindowSpan]:
     """The ``top_n`` best spans with start <= end <= start + max_answer_tokens - 1, context tokens only,
-    starting on a token of ``word_starts`` and ending on one of ``word_ends`` where those are given.
+    starting on a token of ``word_starts`` and ending on one of ``word_ends`` where those are given, and
+    starting and ending on the same line where ``lines`` (``line_numbers``) are given.
 
     ``offsets[i]`` is token i's (start, end) characters in the passage; ``context_mask[i]`` is True
     for tokens of the passage (not question, special or padding). Index 0 must be [CLS].
@@ -61,6 +71,9 @@ def best_spans(
         valid &= np.asarray(word_starts, dtype=bool)[ctx][:, None]
     if word_ends is not None:
         valid &= np.asarray(word_ends, dtype=bool)[ctx][None, :]
+    if lines is not None:
+        line = np.asarray(lines)[ctx]
+        valid &= line[:, None] == line[None, :]
     scores = np.where(valid, scores, -np.inf)
     flat = np.argsort(scores, axis=None)[::-1]
     out: list[WindowSpan] = []

@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.errors import TimeUp, UserProblem
 from qa.reader import config
-from qa.reader.decoding import best_spans, word_bounds
+from qa.reader.decoding import best_spans, line_numbers, word_bounds
 from qa.reader.windows import Windowing
 
 if TYPE_CHECKING:  # training and evaluation also run where pydantic is not installed (a lent GPU machine)
@@ -213,7 +213,7 @@ class ExtractiveReader:
             mask = np.array([s == 1 for s in enc.sequence_ids(w)])
             starts, ends = word_bounds(passages[p], offsets[w], mask)
             window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n,
-                                          starts, ends)
+                                          starts, ends, line_numbers(passages[p], offsets[w]))
             null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
         result = []
         for p, spans in enumerate(window_spans):

@@ -145,3 +145,37 @@ def test_the_reader_never_proposes_a_span_that_cuts_a_word(tiny_reader_dir, seed
              for per in reader.read(q, passages, top_n=5) for s in per]
     assert len(spans) > 100
     assert not [s.text for s in spans if cut_inside_a_word(passages[s.passage_index], s.start, s.end)]
+
+
+def test_a_span_never_runs_across_a_line_break():
+    """Logits that favour "MR2 The" across the paragraph break must give a span inside one line."""
+    from qa.reader.decoding import line_numbers, word_bounds
+
+    text = "led by MR2\n\nThe Standing Office"
+    # tokens: [CLS] q [SEP] led by MR2 The Standing Office [SEP]
+    offsets = [(0, 0), (0, 3), (0, 0), (0, 3), (4, 6), (7, 10), (12, 15), (16, 24), (25, 31), (0, 0)]
+    mask = np.array([0, 0, 0, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
+    lines = line_numbers(text, offsets)
+    assert lines[3:9].tolist() == [0, 0, 0, 2, 2, 2]
+    start = np.full(10, -5.0); end = np.full(10, -5.0)
+    start[5], end[8] = 9.0, 9.0  # "MR2\n\nThe Standing Office" would win
+    start[6], end[5] = 4.0, 4.0
+    starts, ends = word_bounds(text, offsets, mask)
+    spans = best_spans(start, end, offsets, mask, top_n=5, word_starts=starts, word_ends=ends, lines=lines)
+    assert spans and all("\n" not in text[s.start_char : s.end_char] for s in spans)
+    assert {text[s.start_char : s.end_char] for s in spans[:2]} == {"MR2", "The Standing Office"}
+    loose = best_spans(start, end, offsets, mask, top_n=1, word_starts=starts, word_ends=ends)
+    assert text[loose[0].start_char : loose[0].end_char] == "MR2\n\nThe Standing Office"  # what the lines prevent
+
+
+def test_the_reader_never_proposes_a_span_across_lines(tiny_reader_dir, seed_index_dir):
+    """Seed passages hold paragraph breaks; the tiny reader's random logits would often span them."""
+    from qa.search.store import PassageIndex
+
+    passages = [p.text for p in PassageIndex.load(seed_index_dir).passages if "\n" in p.text][:12]
+    assert len(passages) == 12
+    reader = make_reader(tiny_reader_dir, max_length=96, stride=32)
+    spans = [s for q in ("Who attended?", "Where was it?", "When did it start?")
+             for per in reader.read(q, passages, top_n=5) for s in per]
+    assert len(spans) > 100
+    assert not [s.text for s in spans if "\n" in s.text]
