@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.cluster import ray_session
-from qa.corpus.chunking import Chunking, Passage, chunk_document, passage_sentences
+from qa.corpus.chunking import Chunking, chunk_documents, passage_sentences
 from qa.corpus.documents import Document, LoadResult, combine, find_files, load_file
 from qa.search.embedding import Embedder
 from qa.search.embedding_cache import EmbeddingCache
@@ -33,12 +33,10 @@ def _load_row(row: dict, max_bytes: int) -> dict:
     return {"n": row["n"], "path": row["path"], "docs": json.dumps(docs), "errors": json.dumps(part.errors)}
 
 
-def _texts_of(row: dict, words: int, overlap_words: int, max_chars: int, known: frozenset[str]) -> list[dict]:
-    """The texts ``write`` will embed for one document: its passages, then their sentences, but for those
-    in ``known`` (embedded by a run that was killed)."""
-    doc = Document(row["doc_id"], row["title"], row["text"])
-    passages = [Passage(i, doc.doc_id, doc.title, s, e, doc.text[s:e])
-                for i, (s, e) in enumerate(chunk_document(doc, words, overlap_words, max_chars))]
+def _texts_of(row: dict, chunking: Chunking, known: frozenset[str]) -> list[dict]:
+    """The texts ``write`` will embed for one document: its passages, chunked as ``write`` chunks them, then
+    their sentences, but for those in ``known`` (embedded by a run that was killed)."""
+    passages = chunk_documents([Document(row["doc_id"], row["title"], row["text"])], chunking)
     sentences, _ = passage_sentences(passages)
     rows: dict[str, str] = {}  # overlapping passages share sentences: each text once
     for kind, texts in (("passage", [p.text for p in passages]), ("sentence", sentences)):
@@ -87,8 +85,7 @@ def embed_distributed(docs: list[Document], chunking: Chunking, embedder: Embedd
 
     known = frozenset(cache.load())
     ds = (ray.data.from_items([{"doc_id": d.doc_id, "title": d.title, "text": d.text} for d in docs])
-          .flat_map(_texts_of, fn_kwargs={"words": chunking.words, "overlap_words": chunking.overlap_words,
-                                          "max_chars": chunking.max_chars, "known": known})
+          .flat_map(_texts_of, fn_kwargs={"chunking": chunking, "known": known})
           .materialize())  # chunked before the actors start: an actor pool holding every CPU would starve the tasks
     ds = ds.map_batches(_EmbedActor, batch_size=embedder.batch_size, concurrency=actors, num_cpus=threads_per_actor,
                         fn_constructor_kwargs={"model_path": embedder.model_path, "name": embedder.name,

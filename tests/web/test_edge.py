@@ -69,6 +69,14 @@ def test_numbers_as_strings_and_invisible_questions_are_refused(client):
     assert r.status_code == 400 and "question" in r.text
 
 
+def test_a_whole_number_written_5_0_counts_and_a_body_that_is_not_json_is_a_clear_400(client):
+    r = client.post("/api/ask", json={"question": "Who attended the conference?", "top_k": 2.0, "max_answers": 1.0})
+    assert r.status_code == 200 and len(r.json()["answers"]) <= 1
+    assert client.post("/api/ask", json={"question": "Who attended?", "top_k": 2.5}).status_code == 400
+    r = client.post("/api/ask", content=b'{"question": "Who', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json"), r.text
+
+
 def test_errors_do_not_echo_large_inputs(client):
     r = client.get("/api/search", params={"q": "x" * 60_000})
     assert r.status_code == 400 and len(r.content) < 3000
