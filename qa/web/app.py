@@ -56,11 +56,11 @@ def _not_blank(value: str, key: str) -> str:
 
 
 def _strict(raw: object) -> AskRequest:
-    """The decoded body converted without turning strings into numbers (``"top_k": "5"`` is an error, not 5),
-    as Litestar's own lax conversion of ``data`` would; a whole number written as ``5.0`` is a JSON integer
-    and counts as one."""
+    """The decoded body converted without turning strings into numbers: ``"top_k": "5"`` is an error, not 5
+    (Litestar's own conversion of ``data`` is lax). A whole number written as ``5.0`` is a JSON integer and
+    counts as one."""
     if isinstance(raw, dict):
-        raw = dict(raw)
+        raw = dict(raw)  # Litestar caches the decoded body: leave it as it came
         for key in ("top_k", "max_answers"):
             if isinstance(raw.get(key), float) and raw[key].is_integer():
                 raw[key] = int(raw[key])
