@@ -15,7 +15,7 @@ COPY qa ./qa
 RUN pip install .
 COPY models ./models
 COPY seeds ./seeds
-ENV QA_READER_DIR=/app/models/reader QA_SEEDS_DIR=/app/seeds QA_INDEX_DIR=/app/index QA_CACHE_DIR=/app/.cache
+ENV QA_READER_DIR=/app/models/reader QA_VERIFIER_DIR=/app/models/verifier QA_SEEDS_DIR=/app/seeds QA_INDEX_DIR=/app/index QA_CACHE_DIR=/app/.cache
 # Build the reader's ONNX graph into the image (QA_CACHE_DIR), so that containers start without exporting it.
 RUN python -c "from qa.settings import Settings; from qa.reader.extractive import ExtractiveReader; \
 r = ExtractiveReader.from_settings(Settings(), runtime='onnx'); r.warm_up(); print('reader runtime:', r.runtime_used)"

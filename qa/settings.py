@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     seeds_dir: Path = REPO_ROOT / "seeds"
     index_dir: Path = REPO_ROOT / "index"
     reader_dir: Path = REPO_ROOT / "models" / "reader"
+    verifier_dir: Path = REPO_ROOT / "models" / "verifier"  # read when the reader's no-answer policy weighs it
     cache_dir: Path = REPO_ROOT / ".cache"  # derived files that are rebuilt when missing (the reader's ONNX graph)
     embedding_model: str = Field(default="", description="folder of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2")
     embedding_name: str = "all-MiniLM-L6-v2"
@@ -77,6 +78,9 @@ class Settings(BaseSettings):
         default="auto", description="onnx: fused ONNX Runtime kernels, fp32 on the CPU; auto: onnx unless bf16 or int8")
     reader_device: Literal["cpu", "cuda"] = Field(default="cpu", description="cuda only for held-out evaluation on a GPU")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
+    verifier_reach: int = Field(default=150, ge=0, le=2000,
+                                description="characters either side of a span that the answer verifier reads with it")
+    verifier_max_length: int = Field(default=160, ge=32, le=512, description="tokens per verifier input")
 
     # batching across questions: concurrent questions share the reader's forward passes
     reader_batch_wait_ms: float = Field(default=0.0, ge=0.0, le=1000.0,

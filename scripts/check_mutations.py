@@ -7,6 +7,14 @@ A mutation whose pattern no longer occurs exactly once stops the run: update it 
 """
 import subprocess, sys
 MUT = {
+ "verifier-logit-dropped": ("qa/answering/pipeline.py",
+    "            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share, v)))",
+    "            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share, 0.0)))",
+    "tests/answering/test_pipeline.py::test_a_policy_that_weighs_the_verifier_reads_with_one"),
+ "verifier-batch-misordered": ("qa/answering/verifier.py",
+    "                out[i] = v",
+    "                out[rows.index(i) + b] = v",
+    "tests/answering/test_verifier.py::test_scores_come_back_in_the_order_given_whatever_the_batching"),
  "batch-results-misnumbered": ("qa/reader/extractive.py",
     "            out.append([[replace(s, passage_index=s.passage_index - first) for s in spans]",
     "            out.append([[s for s in spans]",

@@ -57,6 +57,25 @@ def make_tiny_reader(folder: Path, threshold: float = 0.0, seed: int = 0) -> Pat
     return folder
 
 
+def make_tiny_verifier(folder: Path, seed: int = 0) -> Path:
+    """A tiny randomly initialised one-logit BERT in the answer verifier's place (mechanics only)."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(seed)
+    tok = AutoTokenizer.from_pretrained(packaged_minilm_path())
+    cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64, max_position_embeddings=512, num_labels=1)
+    BertForSequenceClassification(cfg).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_verifier_dir(tmp_path_factory) -> Path:
+    return make_tiny_verifier(tmp_path_factory.mktemp("verifier"))
+
+
 @pytest.fixture(scope="session")
 def tiny_reader_dir(tmp_path_factory) -> Path:
     return make_tiny_reader(tmp_path_factory.mktemp("reader"))

@@ -8,7 +8,10 @@ is decided from what the pipeline knows about it (its *features*):
 3. lexical share: the passage's lexical score (BM25 of passage and best sentence) over the best among those read;
 4. answer-type mismatch: the question asks for a number or a date and the span holds none;
 5. question support: the share of the question's content words that occur around the span (the
-   span with ``SUPPORT_REACH`` characters either side of it).
+   span with ``SUPPORT_REACH`` characters either side of it);
+6. answer verifier: the logit of a cross-encoder that reads the question beside the span marked in its
+   surroundings (``verifier.py``), trained on the reader's own right and wrong proposals, SQuAD 2.0's
+   adversarial unanswerable questions among them.
 
 The policy's probability also ranks the answers, so no feature may favour a span for its form: a
 length feature, tried, made it cut names short ("Vo Van" for "Vo Van Hung"). Question support
@@ -28,7 +31,9 @@ import math
 import re
 from dataclasses import dataclass
 
-FEATURES = ("reader margin", "dense cosine", "lexical share", "answer type mismatch", "question support")
+FEATURES = ("reader margin", "dense cosine", "lexical share", "answer type mismatch", "question support",
+            "answer verifier")
+VERIFIER = FEATURES.index("answer verifier")  # the features before it need no verifier
 SUPPORT_REACH = 150  # characters either side of the span that count as its surroundings
 
 _NUMBER_QUESTION = re.compile(
@@ -103,14 +108,20 @@ def question_support(question: str, passage: str, start: int, end: int, reach: i
 
 
 def features(question: str, passage: str, start: int, end: int, margin: float, dense: float,
-             lexical_share: float) -> tuple[float, ...]:
-    """The policy's inputs for the span ``passage[start:end]``, in the order of ``FEATURES``."""
-    return (margin, dense, lexical_share, type_mismatch(question, passage[start:end]),
-            question_support(question, passage, start, end))
+             lexical_share: float, verified: float | None = None) -> tuple[float, ...]:
+    """The policy's inputs for the span ``passage[start:end]``, in the order of ``FEATURES``; the
+    first five alone when there is no verifier's logit (``verified``)."""
+    first = (margin, dense, lexical_share, type_mismatch(question, passage[start:end]),
+             question_support(question, passage, start, end))
+    return first if verified is None else first + (verified,)
 
 
 # Features of "the reader proposed nothing at all": certainly not an answer.
-NOTHING = (-50.0, 0.0, 0.0, 1.0, 0.0)
+NOTHING = (-50.0, 0.0, 0.0, 1.0, 0.0, -50.0)
+
+
+def feature_names(with_verifier: bool) -> tuple[str, ...]:
+    return FEATURES if with_verifier else FEATURES[:VERIFIER]
 
 
 @dataclass(frozen=True)
@@ -138,6 +149,10 @@ class NoAnswerPolicy:
             raise ValueError(f"the no-answer policy was fitted on the features {list(names)}, but this version "
                              f"computes {list(FEATURES)}: refit it with `qa reader calibrate --write`")
         return cls(tuple(float(w) for w in cfg["weights"]), float(cfg["bias"]), float(cfg.get("cutoff", 0.5)))
+
+    @property
+    def uses_verifier(self) -> bool:
+        return len(self.weights) > VERIFIER
 
     def probability(self, feats: tuple[float, ...]) -> float:
         z = self.bias + sum(w * x for w, x in zip(self.weights, feats))

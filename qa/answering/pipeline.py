@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from qa.answering.no_answer import NoAnswerPolicy, features
+from qa.answering.verifier import AnswerVerifier, Proposal
 from qa.reader.extractive import ExtractiveReader, ReaderNotFound, SpanAnswer
 from qa.search.embedding import Embedder
 from qa.search.retriever import FusionParams, Hit, Retriever
@@ -120,13 +121,18 @@ def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
 
 
 class AnswerPipeline:
-    """Joins a retriever and a reader; holds no state beyond the components it was given."""
+    """Joins a retriever, a reader and (when the policy weighs its logit) a verifier; holds no state
+    beyond the components it was given."""
 
     def __init__(self, retriever: Retriever, reader: ExtractiveReader, *, top_k: int, max_answers: int, mode: Mode,
-                 spans_per_passage: int, policy: NoAnswerPolicy | None = None) -> None:
+                 spans_per_passage: int, policy: NoAnswerPolicy | None = None,
+                 verifier: AnswerVerifier | None = None) -> None:
         self.retriever = retriever
         self.reader = reader
         self.policy = policy or policy_for_reader(reader)
+        if self.policy.uses_verifier and verifier is None:
+            raise ValueError("this no-answer policy weighs the answer verifier's logit: give the pipeline a verifier")
+        self.verifier = verifier
         self.top_k = top_k
         self.max_answers = max_answers
         self.mode = mode
@@ -134,19 +140,27 @@ class AnswerPipeline:
 
     @classmethod
     def from_settings(cls, settings: Settings, retriever: Retriever | None = None,
-                      reader: ExtractiveReader | None = None, **overrides) -> "AnswerPipeline":
-        """Load the index, the embedding model and the reader once, as configured (those not given);
-        raise ``IndexProblem`` or ``ReaderNotFound`` when one is missing."""
+                      reader: ExtractiveReader | None = None, verifier: AnswerVerifier | None = None,
+                      **overrides) -> "AnswerPipeline":
+        """Load the index, the embedding model, the reader and (when its policy needs one) the verifier
+        once, as configured (those not given); raise ``IndexProblem``, ``ReaderNotFound`` or
+        ``VerifierNotFound`` when one is missing."""
         if reader is None:
             reader = ExtractiveReader.from_settings(settings)
             ExtractiveReader.check_files(reader.model_dir)  # fail fast, before the slower loads
+        policy = overrides.get("policy") or policy_for_reader(reader)
+        if verifier is None and policy.uses_verifier:
+            verifier = AnswerVerifier.from_settings(settings)
+            verifier.check_files()
         if retriever is None:
             embedder = Embedder.from_settings(settings)
             index = PassageIndex.load(settings.index_dir, embedder.name, embedder.dim)
             retriever = Retriever(index, embedder, FusionParams.from_settings(settings))
         reader.warm_up()
+        if verifier is not None:
+            verifier.warm_up()
         kwargs = dict(top_k=settings.top_k, max_answers=settings.max_answers, mode=settings.retrieval_mode,
-                      spans_per_passage=settings.spans_per_passage)
+                      spans_per_passage=settings.spans_per_passage, policy=policy, verifier=verifier)
         kwargs.update(overrides)
         return cls(retriever, reader, **kwargs)
 
@@ -155,21 +169,26 @@ class AnswerPipeline:
         r = self.retriever
         return AnswerPipeline(Retriever(index, r.embedder, r.fusion), self.reader, top_k=self.top_k,
                               max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
-                              policy=self.policy)
+                              policy=self.policy, verifier=self.verifier)
 
     def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None,
                    deadline: float | None = None) -> list[Candidate]:
-        """Retrieve, read every passage in one batched pass, and describe each proposed span.
-        Past ``deadline`` (``time.monotonic()``) the reading stops with ``TimeUp``."""
+        """Retrieve, read every passage in one batched pass, verify the proposed spans (with a
+        verifier) in another, and describe each span. Past ``deadline`` (``time.monotonic()``) the
+        work stops with ``TimeUp``."""
         hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
         spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage,
                                  deadline=deadline)
+        proposed = [(hit, s) for hit, passage_spans in zip(hits, spans) for s in passage_spans]
+        verified: list[float | None] = [None] * len(proposed)
+        if self.verifier is not None:
+            verified = self.verifier.run([Proposal(question, h.passage.text, s.start, s.end) for h, s in proposed],
+                                         deadline=deadline)
         top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
         out = []
-        for hit, passage_spans in zip(hits, spans):
+        for (hit, s), v in zip(proposed, verified):
             dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
-            for s in passage_spans:
-                out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share)))
+            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share, v)))
         return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,

@@ -112,9 +112,11 @@ def reader_calibrate(
     foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
     removed_share: Annotated[float, typer.Option(help="share of paragraphs left out of the index; their questions become unanswerable")] = 0.0,
     seed: Annotated[int, typer.Option(help="draws the sample, the removed paragraphs and the out-of-corpus questions")] = 7,
+    verifier: Annotated[bool, typer.Option("--verifier/--no-verifier", help="weigh the answer verifier's logit too (QA_VERIFIER_DIR)")] = True,
 ) -> None:
-    """Fit the service's no-answer decision (reader margin + retrieval similarity) through the real pipeline."""
+    """Fit the service's no-answer decision (reader margin, retrieval similarity, verifier) through the real pipeline."""
     quiet_libraries()
+    from qa.answering.verifier import AnswerVerifier
     from qa.evaluation.squad import load_many
     from qa.reader.extractive import ExtractiveReader
     from qa.search.embedding import Embedder
@@ -123,11 +125,14 @@ def reader_calibrate(
     require_files(list(data) + list(foreign or []))
     settings = load_settings(reader_dir=model)
     reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+    checker = AnswerVerifier.from_settings(settings) if verifier else None
     with user_errors():
         reader.warm_up()
+        if checker is not None:
+            checker.warm_up()
     result = calibrate(reader, Embedder.from_settings(settings), load_many([str(p) for p in data]), settings,
                        limit, seed=seed, foreign=load_many([str(p) for p in foreign]) if foreign else None,
-                       foreign_share=foreign_share, removed_share=removed_share)
+                       foreign_share=foreign_share, removed_share=removed_share, verifier=checker)
     result["data"] = [str(p) for p in data] + [f"{p} (out-of-corpus questions)" for p in foreign or []]
     for part in ("tune", "report", "report_reader_threshold_only"):
         r = result[part]
@@ -141,6 +146,40 @@ def reader_calibrate(
         out.write_text(json.dumps(result, indent=2))
     if write:
         typer.echo(f"policy written to {write_policy(settings.reader_dir, result)}")
+
+
+@reader_app.command("verifier")
+def reader_verifier(
+    data: Annotated[list[Path], typer.Option("--data", help="SQuAD-format training file (repeat)")],
+    out: Annotated[Path, typer.Option(help="where to write the verifier (the service reads QA_VERIFIER_DIR, models/verifier)")],
+    model: Annotated[Optional[Path], typer.Option(help="the reader whose answers it judges (QA_READER_DIR)")] = None,
+    holdout: Annotated[Optional[list[Path]], typer.Option(help="held-out file(s): the trained verifier's AUC on them is reported")] = None,
+    synthetic_negatives: Annotated[float, typer.Option(help="questions also paired with another paragraph of their article")] = 0.2,
+    epochs: Annotated[float, typer.Option(min=0.01)] = 1.0,
+    lr: Annotated[float, typer.Option(min=0.0)] = 5e-5,
+    seed: Annotated[int, typer.Option()] = 3,
+) -> None:
+    """Train the answer verifier on the reader's own right and wrong answers (then refit the policy with calibrate)."""
+    quiet_libraries()
+    from qa.answering.verifier import AnswerVerifier
+    from qa.reader.extractive import ExtractiveReader
+    from qa.training.verifier import VerifierTrainConfig, check, propose, train_verifier
+
+    require_files(list(data) + list(holdout or []))
+    settings = load_settings(reader_dir=model)
+    reader = ExtractiveReader.from_settings(settings)
+    with user_errors():
+        reader.warm_up()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    cfg = VerifierTrainConfig(data=[str(p) for p in data], out=str(out), reader=str(settings.reader_dir),
+                              synthetic_negatives=synthetic_negatives, epochs=epochs, lr=lr, seed=seed,
+                              reach=settings.verifier_reach, max_length=settings.verifier_max_length,
+                              threads=settings.threads)
+    typer.echo(f"written {train_verifier(cfg, reader)}")
+    if holdout:
+        verifier = AnswerVerifier.from_settings(settings, model_dir=out)
+        for path in holdout:
+            typer.echo(f"{path}: {check(verifier, propose(reader, [str(path)], synthetic_negatives))}")
 
 
 @reader_app.command("export")

@@ -2,7 +2,8 @@
 
 The paragraphs of a SQuAD-format file become a temporary index; every question then goes through
 the real pipeline (retrieval + reader), so the candidates carry the same features as in service:
-reader margin, dense similarity, lexical share. A logistic model predicts whether the top candidate
+reader margin, dense similarity, lexical share, question support and, given a verifier, its logit.
+A logistic model predicts whether the top candidate
 is right (F1 >= 0.5 against the gold answers; never for an unanswerable question). Its cutoff is the
 probability that maximises SQuAD F1 on the tune half of the articles; the other half reports.
 """
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.answering.no_answer import FEATURES, NOTHING, NoAnswerPolicy
+from qa.answering.no_answer import NOTHING, NoAnswerPolicy, feature_names
 from qa.answering.pipeline import AnswerPipeline
+from qa.answering.verifier import AnswerVerifier
 from qa.corpus.chunking import Chunking, chunk_documents
 from qa.corpus.documents import Document
 from qa.evaluation.heldout import out_of_corpus, remove_paragraphs, split_by_article, unanswerable_kind
@@ -64,7 +66,7 @@ def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool 
             best = max(cands, key=lambda c: c.margin)
             text, feats = best.span.text, best.features
         else:
-            text, feats = "", NOTHING
+            text, feats = "", NOTHING[: len(feature_names(pipeline.verifier is not None))]
         answer_f1 = score_one(golds, text)[1] if golds and text else 0.0  # answering the unanswerable is wrong
         rows.append(Row(e, text, feats, answer_f1, 1.0 if not golds else 0.0))
     return rows
@@ -114,8 +116,9 @@ def summarise(rows: list[Row], policy: NoAnswerPolicy) -> dict:
 
 def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExample], settings: Settings,
               limit: int = 0, seed: int = 7, foreign: list[QAExample] | None = None, foreign_share: float = 0.25,
-              removed_share: float = 0.0) -> dict:
-    """Fit the policy through the pipeline the service builds from ``settings`` (retrieval, reading).
+              removed_share: float = 0.0, verifier: AnswerVerifier | None = None) -> dict:
+    """Fit the policy through the pipeline the service builds from ``settings`` (retrieval, reading,
+    and verifying when a ``verifier`` is given: its logit is then the policy's sixth feature).
 
     ``foreign``: questions from other sources; a share of them is added as out-of-corpus questions,
     half to each part, as a service sees them (the corpus holds no paragraph about them).
@@ -125,7 +128,8 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
         examples, gone = remove_paragraphs(examples, removed_share, seed)
     index = index_paragraphs([e for e in examples if e.context not in gone], embedder, settings)
     retriever = Retriever(index, embedder, FusionParams.from_settings(settings))
-    pipeline = AnswerPipeline.from_settings(settings, retriever=retriever, reader=reader, policy=NoAnswerPolicy())
+    pipeline = AnswerPipeline.from_settings(settings, retriever=retriever, reader=reader, verifier=verifier,
+                                            policy=NoAnswerPolicy())
     if limit:
         examples = random.Random(seed).sample(examples, min(limit, len(examples)))
     tune, report = split_by_article(examples)
@@ -137,7 +141,7 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
     margin_only = NoAnswerPolicy.margin_only(reader.no_answer_threshold)
     return {
         "policy": policy.to_config(),
-        "features": list(FEATURES),
+        "features": list(feature_names(verifier is not None)),
         "tune_articles": sorted({e.article for e in tune}),
         "report_articles": sorted({e.article for e in report}),
         "tune": summarise(tune_rows, policy),

@@ -101,8 +101,8 @@ class AskController(Controller):
         return SearchResponse(q, mode, [SearchResult.of(h) for h in hits], (time.perf_counter() - t0) * 1000)
 
 
-def _reader_name(model_dir: Path) -> str:
-    """The reader's folder as a user names it: relative to the project, never an absolute path."""
+def _model_name(model_dir: Path) -> str:
+    """A model's folder as a user names it: relative to the project, never an absolute path."""
     try:
         return str(Path(model_dir).resolve().relative_to(REPO_ROOT))
     except ValueError:
@@ -111,7 +111,9 @@ def _reader_name(model_dir: Path) -> str:
 
 @get("/health", responses=error_responses(503))
 async def health(pipeline: AnswerPipeline) -> Health:
-    return Health.of(pipeline.retriever.index.manifest, _reader_name(pipeline.reader.model_dir))
+    verifier = pipeline.verifier
+    return Health.of(pipeline.retriever.index.manifest, _model_name(pipeline.reader.model_dir),
+                     _model_name(verifier.model_dir) if verifier is not None else None)
 
 
 @head("/health")

@@ -136,10 +136,12 @@ class Health(msgspec.Struct):
     passages: int
     embedding_model: str
     reader: str
+    verifier: str | None  # the answer verifier's folder, when the no-answer policy weighs it
 
     @classmethod
-    def of(cls, manifest: Manifest, reader_dir: str) -> "Health":
-        return cls("ok", manifest.document_count, manifest.passage_count, manifest.embedding_model, reader_dir)
+    def of(cls, manifest: Manifest, reader_dir: str, verifier_dir: str | None) -> "Health":
+        return cls("ok", manifest.document_count, manifest.passage_count, manifest.embedding_model, reader_dir,
+                   verifier_dir)
 
 
 def encode(value: msgspec.Struct) -> bytes:

@@ -6,6 +6,7 @@ import shutil
 import pytest
 
 from qa.answering.pipeline import AnswerPipeline, Candidate, merge_answers, policy_for_reader
+from qa.answering.verifier import Proposal
 from qa.reader.extractive import ReaderNotFound, SpanAnswer
 from qa.search.retriever import Hit
 
@@ -157,3 +158,30 @@ def test_answers_that_differ_only_by_case_articles_or_punctuation_merge_across_p
     elsewhere = next(p for p in index.passages if "Military Region" not in p.text)
     word = next(w for w in elsewhere.text.split() if w.isalpha() and len(w) > 4)
     assert [x.text for x in merge_answers([(a, 0.9), (_candidate(elsewhere, word), 0.5)])] == ["Military Region 4", word]
+
+
+def test_a_policy_that_weighs_the_verifier_reads_with_one(pipeline, tmp_path, tiny_verifier_dir):
+    """A six-weight policy makes the pipeline load the verifier and give every candidate its logit; without
+    a verifier where one is configured the load stops with a message that says how to get one."""
+    from qa.answering.no_answer import FEATURES
+    from qa.answering.verifier import VerifierNotFound
+    from qa.settings import Settings
+
+    d = tmp_path / "reader"
+    shutil.copytree(pipeline.reader.model_dir, d)
+    cfg = json.loads((d / "qa_config.json").read_text())
+    cfg["no_answer_policy"] = {"weights": [0.0, 0.0, 0.0, 0.0, 0.0, 1.0], "bias": 0.0, "cutoff": 0.0,
+                               "features": list(FEATURES)}
+    (d / "qa_config.json").write_text(json.dumps(cfg))
+    settings = Settings(reader_dir=d, verifier_dir=tmp_path / "none")
+    with pytest.raises(VerifierNotFound, match="qa reader verifier"):
+        AnswerPipeline.from_settings(settings, retriever=pipeline.retriever)
+    p = AnswerPipeline.from_settings(Settings(reader_dir=d, verifier_dir=tiny_verifier_dir), retriever=pipeline.retriever)
+    assert p.verifier is not None
+    cands = p.candidates("Where was the conference held?")
+    assert cands and all(len(c.features) == len(FEATURES) for c in cands)
+    logits = p.verifier.run([Proposal("Where was the conference held?", c.hit.passage.text, c.span.start, c.span.end)
+                             for c in cands])
+    assert [c.features[-1] for c in cands] == pytest.approx(logits, abs=1e-4)
+    # the shipped-style five-weight policy needs none
+    assert pipeline.verifier is None and all(len(c.features) == len(FEATURES) - 1 for c in pipeline.candidates("Who?"))

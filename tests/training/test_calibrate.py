@@ -3,7 +3,7 @@
 import json
 import random
 
-from qa.answering.no_answer import FEATURES, NoAnswerPolicy
+from qa.answering.no_answer import FEATURES, NoAnswerPolicy, feature_names
 from qa.evaluation.squad import Answer, QAExample, load_squad
 from qa.settings import Settings
 from qa.training.calibrate import Row, calibrate, f1_at, fit
@@ -11,7 +11,7 @@ from qa.training.calibrate import Row, calibrate, f1_at, fit
 from conftest import make_reader
 
 
-def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir, embedder):
+def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir, tiny_verifier_dir, embedder):
     data = []
     for a, (ctx, q, ans) in enumerate([
         ("The conference was held in Vinh city on April 24.", "Where was the conference held?", "Vinh city"),
@@ -34,7 +34,15 @@ def test_calibrate_runs_the_pipeline_and_fits_a_policy(tmp_path, tiny_reader_dir
     path.write_text(json.dumps({"data": data}))
     settings = Settings(top_k=1, retrieval_mode="lexical", chunk_words=50, chunk_overlap_words=10)
     res = calibrate(reader, embedder, load_squad(path), settings, foreign=load_squad(path), foreign_share=0.25)
-    assert len(res["policy"]["weights"]) == len(FEATURES) == len(res["features"])
+    assert len(res["policy"]["weights"]) == len(feature_names(False)) == len(res["features"]) == len(FEATURES) - 1
+    # with a verifier its logit is the sixth input, and the fitted policy asks for one
+    from qa.answering.verifier import AnswerVerifier
+
+    verifier = AnswerVerifier.from_settings(settings, model_dir=tiny_verifier_dir)
+    with_v = calibrate(reader, embedder, load_squad(path), settings, foreign=load_squad(path), foreign_share=0.25,
+                       verifier=verifier)
+    assert with_v["features"] == list(FEATURES) and len(with_v["policy"]["weights"]) == len(FEATURES)
+    assert NoAnswerPolicy.from_config(with_v["policy"]).uses_verifier
     # 8 held-out questions + 2 out-of-corpus ones, which count as unanswerable
     assert res["tune"]["questions"] + res["report"]["questions"] == 10
     assert res["tune"]["unanswerable"] + res["report"]["unanswerable"] == 6

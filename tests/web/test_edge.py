@@ -88,6 +88,7 @@ def test_health_has_head_and_no_absolute_paths(client):
     assert client.head("/health").status_code == 200
     body = client.get("/health").json()
     assert not body["reader"].startswith("/") and "/tmp" not in client.get("/health").text
+    assert body["verifier"] is None  # the tiny reader's policy weighs no verifier
 
 
 def test_metrics_report_requests_by_route_queue_and_index(client):
