@@ -170,7 +170,7 @@ def reader_verifier(
     reader = ExtractiveReader.from_settings(settings)
     with user_errors():
         reader.warm_up()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("qa.training.verifier").setLevel(logging.INFO)  # its progress, past quiet_libraries' WARNING
     cfg = VerifierTrainConfig(data=[str(p) for p in data], out=str(out), reader=str(settings.reader_dir),
                               synthetic_negatives=synthetic_negatives, epochs=epochs, lr=lr, seed=seed,
                               reach=settings.verifier_reach, max_length=settings.verifier_max_length,
