@@ -112,7 +112,7 @@ def reader_calibrate(
     foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per held-out question")] = 0.25,
     removed_share: Annotated[float, typer.Option(help="share of paragraphs left out of the index; their questions become unanswerable")] = 0.0,
     seed: Annotated[int, typer.Option(help="draws the sample, the removed paragraphs and the out-of-corpus questions")] = 7,
-    verifier: Annotated[bool, typer.Option("--verifier/--no-verifier", help="weigh the answer verifier's logit too (QA_VERIFIER_DIR)")] = True,
+    verifier: Annotated[bool, typer.Option("--verifier/--no-verifier", help="weigh the answer verifier's logit too (the one in QA_VERIFIER_DIR, made by `qa reader verifier`)")] = False,
 ) -> None:
     """Fit the service's no-answer decision (reader margin, retrieval similarity, verifier) through the real pipeline."""
     quiet_libraries()

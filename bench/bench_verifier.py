@@ -1,0 +1,60 @@
+"""What the answer verifier adds to a question: the seed gold questions asked in one process, side by side,
+through the pipeline with the shipped five-feature policy and through one whose policy weighs a verifier,
+and the verifier's own pass over a question's proposals.
+
+    .venv/bin/python bench/bench_verifier.py --reader runs/reader-v17-verified --verifier runs/verifier-s19/export [--rounds 2]
+
+``--reader`` is a reader folder whose qa_config.json holds a policy fitted with the verifier
+(``qa reader calibrate --verifier --write``). Needs an index (``qa ingest seeds``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+from qa.answering.pipeline import AnswerPipeline
+from qa.answering.verifier import Proposal
+from qa.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--reader", required=True)
+    ap.add_argument("--verifier", required=True)
+    ap.add_argument("--gold", default=str(ROOT / "eval" / "gold.jsonl"))
+    ap.add_argument("--rounds", type=int, default=2)
+    args = ap.parse_args()
+    questions = [json.loads(line)["question"] for line in Path(args.gold).read_text().splitlines() if line.strip()]
+    shipped = AnswerPipeline.from_settings(Settings())
+    verified = AnswerPipeline.from_settings(Settings(reader_dir=args.reader, verifier_dir=args.verifier))
+    if verified.verifier is None:
+        raise SystemExit(f"{args.reader}'s policy does not weigh a verifier: fit one with `qa reader calibrate --verifier --write`")
+    for p in (shipped, verified):
+        p.ask(questions[0])  # first-call costs out of the figures
+    ms: dict[str, list[float]] = {"shipped policy": [], "policy with the verifier": [], "verifier pass alone": []}
+    proposals = []
+    for _ in range(args.rounds):
+        for q in questions:
+            for name, p in (("shipped policy", shipped), ("policy with the verifier", verified)):
+                t = time.perf_counter()
+                p.ask(q)
+                ms[name].append(1000 * (time.perf_counter() - t))
+            props = [Proposal(q, c.hit.passage.text, c.span.start, c.span.end) for c in shipped.candidates(q)]
+            proposals.append(len(props))
+            t = time.perf_counter()
+            verified.verifier.run(props)
+            ms["verifier pass alone"].append(1000 * (time.perf_counter() - t))
+    print(f"{len(questions)} questions x {args.rounds}; verifier bf16 {verified.verifier.bf16}, "
+          f"{statistics.mean(proposals):.1f} proposals a question")
+    for name, v in ms.items():
+        print(f"{name:26s} p50 {statistics.median(v):6.0f} ms  p95 {statistics.quantiles(v, n=20)[-1]:6.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
