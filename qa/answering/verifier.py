@@ -25,7 +25,7 @@ OPEN, CLOSE = "«", "»"  # mark the span inside its surroundings
 
 
 class VerifierNotFound(UserProblem):
-    """The no-answer policy needs the verifier, and no usable one is where it is configured."""
+    """A verifier is needed (the stored policy weighs it, or calibration was asked to) and none is where it is configured."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ class AnswerVerifier:
     def check_files(self) -> None:
         if not (self.model_dir / "config.json").exists() or not any(self.model_dir.glob("*.safetensors")):
             raise VerifierNotFound(
-                f"no answer verifier in {self.model_dir}: the reader's no-answer policy uses one "
-                "(train it with `qa reader verifier`, or set QA_VERIFIER_DIR)")
+                f"no answer verifier in {self.model_dir} (config.json and model.safetensors): make one with "
+                "`qa reader verifier`, or set QA_VERIFIER_DIR to its folder")
 
     def warm_up(self) -> None:
         if self._model is not None:

@@ -234,3 +234,24 @@ def test_ingest_on_ray_writes_the_index_and_reports_as_a_plain_ingest(tmp_path, 
 def test_ingest_watch_refuses_ray(tmp_path):
     r = runner.invoke(app, ["ingest", "--ray", str(tmp_path), "--watch"])
     assert r.exit_code == 2 and "without --ray" in r.output
+
+
+def test_calibrate_with_a_verifier_that_is_not_there_says_how_to_make_one(tmp_path, tiny_squad, tiny_reader_dir, monkeypatch):
+    monkeypatch.setenv("QA_VERIFIER_DIR", str(tmp_path / "none"))
+    r = runner.invoke(app, ["reader", "calibrate", "--data", str(tiny_squad), "--model", str(tiny_reader_dir), "--verifier"])
+    assert r.exit_code == 2 and "qa reader verifier" in r.output and "Traceback" not in r.output
+
+
+def test_ask_with_a_policy_that_needs_a_missing_verifier_is_a_clear_error(env, tmp_path, tiny_reader_dir, monkeypatch):
+    import shutil
+
+    d = tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, d)
+    cfg = json.loads((d / "qa_config.json").read_text())
+    cfg["no_answer_policy"] = {"weights": [1, 0, 0, 0, 0, 1], "bias": 0.0, "cutoff": 0.5}
+    (d / "qa_config.json").write_text(json.dumps(cfg))
+    monkeypatch.setenv("QA_READER_DIR", str(d))
+    monkeypatch.delenv("QA_NO_ANSWER_THRESHOLD")
+    monkeypatch.setenv("QA_VERIFIER_DIR", str(tmp_path / "none"))
+    r = runner.invoke(app, ["ask", "Where was the conference held?"])
+    assert r.exit_code == 2 and "no answer verifier" in r.output and "Traceback" not in r.output
