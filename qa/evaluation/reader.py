@@ -31,6 +31,8 @@ class Prediction:
     id: str
     text: str
     margin: float
+    start: int = -1  # the span's character offsets in the context; -1 when the reader proposed none
+    end: int = -1
 
 
 def predict(reader: ExtractiveReader, examples: list[QAExample], progress: bool = True) -> list[Prediction]:
@@ -42,7 +44,8 @@ def predict(reader: ExtractiveReader, examples: list[QAExample], progress: bool 
         chunk = examples[i : i + step]
         res = reader.read_pairs([e.question for e in chunk], [e.context for e in chunk], top_n=1)
         for e, spans in zip(chunk, res):
-            preds.append(Prediction(e.id, spans[0].text, spans[0].margin) if spans else Prediction(e.id, "", -1e9))
+            preds.append(Prediction(e.id, spans[0].text, spans[0].margin, spans[0].start, spans[0].end) if spans
+                         else Prediction(e.id, "", -1e9))
     return preds
 
 

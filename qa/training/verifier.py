@@ -19,6 +19,7 @@ from pathlib import Path
 
 from qa.answering.verifier import AnswerVerifier, Proposal, marked
 from qa.evaluation.heldout import add_synthetic_negatives
+from qa.evaluation.reader import predict
 from qa.evaluation.squad import load_many, score_one
 from qa.reader.extractive import ExtractiveReader, cpu_has_bf16
 
@@ -52,19 +53,14 @@ class Judged:
 
 def propose(reader: ExtractiveReader, data: list[str], synthetic_negatives: float, seed: int = 7) -> list[Judged]:
     """The reader's best span for every question of ``data``, judged against the gold answers."""
-    from tqdm import tqdm
-
     examples = load_many(data)
     examples += add_synthetic_negatives(examples, synthetic_negatives, random.Random(seed))
     judged = []
-    for i in tqdm(range(0, len(examples), 64), desc="propose"):
-        chunk = examples[i : i + 64]
-        for e, spans in zip(chunk, reader.read_pairs([e.question for e in chunk], [e.context for e in chunk])):
-            if spans:
-                s = spans[0]
-                golds = [a.text for a in e.answers]
-                right = bool(golds) and score_one(golds, s.text)[1] >= 0.5
-                judged.append(Judged(Proposal(e.question, e.context, s.start, s.end), right))
+    for e, pred in zip(examples, predict(reader, examples)):
+        if pred.start >= 0:
+            golds = [a.text for a in e.answers]
+            right = bool(golds) and score_one(golds, pred.text)[1] >= 0.5
+            judged.append(Judged(Proposal(e.question, e.context, pred.start, pred.end), right))
     return judged
 
 
