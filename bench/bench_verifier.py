@@ -11,13 +11,15 @@ and the verifier's own pass over a question's proposals.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
+from serving import percentile
+
 from qa.answering.pipeline import AnswerPipeline
 from qa.answering.verifier import Proposal
+from qa.evaluation.end_to_end import load_gold
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +32,7 @@ def main() -> None:
     ap.add_argument("--gold", default=str(ROOT / "eval" / "gold.jsonl"))
     ap.add_argument("--rounds", type=int, default=2)
     args = ap.parse_args()
-    questions = [json.loads(line)["question"] for line in Path(args.gold).read_text().splitlines() if line.strip()]
+    questions = [g.question for g in load_gold(Path(args.gold))]
     shipped = AnswerPipeline.from_settings(Settings())
     verified = AnswerPipeline.from_settings(Settings(reader_dir=args.reader, verifier_dir=args.verifier))
     if verified.verifier is None:
@@ -53,7 +55,7 @@ def main() -> None:
     print(f"{len(questions)} questions x {args.rounds}; verifier bf16 {verified.verifier.bf16}, "
           f"{statistics.mean(proposals):.1f} proposals a question")
     for name, v in ms.items():
-        print(f"{name:26s} p50 {statistics.median(v):6.0f} ms  p95 {statistics.quantiles(v, n=20)[-1]:6.0f} ms")
+        print(f"{name:26s} p50 {percentile(v, 0.5):6.0f} ms  p95 {percentile(v, 0.95):6.0f} ms")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,8 @@ class VerifierTrainConfig:
     data: list[str]
     out: str
     reader: str  # the reader whose proposals are judged; its encoder is the starting point too
+    reach: int  # how the service will read its inputs: Settings.verifier_reach and verifier_max_length
+    max_length: int
     synthetic_negatives: float = 0.2
     epochs: float = 1.0
     lr: float = 5e-5
@@ -38,8 +40,6 @@ class VerifierTrainConfig:
     weight_decay: float = 0.01
     batch_size: int = 32
     seed: int = 3
-    reach: int = 150
-    max_length: int = 160
     threads: int = 2
     bf16: bool = field(default_factory=cpu_has_bf16)
     log_every: int = 50

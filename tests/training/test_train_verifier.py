@@ -42,7 +42,8 @@ def test_training_learns_to_tell_right_answers_from_wrong_ones_and_ships_a_loada
     reader = make_reader(tiny_reader_dir, max_length=64, stride=16)
     data = _squad(tmp_path, reader)
     cfg = VerifierTrainConfig(data=[data], out=str(tmp_path / "verifier"), reader=str(tiny_reader_dir),
-                              synthetic_negatives=0.0, epochs=40.0, lr=2e-3, batch_size=8, bf16=False, max_length=64)
+                              synthetic_negatives=0.0, epochs=40.0, lr=2e-3, batch_size=8, bf16=False, max_length=64,
+                              reach=Settings().verifier_reach)
     out = train_verifier(cfg, reader)
     assert json.loads((out / "training_config.json").read_text())["epochs"] == 40.0
     verifier = AnswerVerifier.from_settings(Settings(verifier_dir=out))
