@@ -41,7 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qa.evaluation.heldout import split_articles  # noqa: E402
+from qa.evaluation.heldout import HELD_OUT_EVERY, split_articles  # noqa: E402
 from qa.evaluation.reader import evaluate  # noqa: E402
 from qa.reader.extractive import ExtractiveReader  # noqa: E402
 from qa.training.cloze import make_cloze  # noqa: E402
@@ -136,7 +136,7 @@ def more_parts(args: argparse.Namespace) -> tuple[Path, Path]:
 def split_more(args: argparse.Namespace) -> None:
     """Split --more-heldout by article before any run starts: parallel runs only read the two parts."""
     held_path, rest_path = more_parts(args)
-    held, rest, titles = split_articles(json.loads(args.more_heldout.read_text(encoding="utf-8")), every=5)
+    held, rest, titles = split_articles(json.loads(args.more_heldout.read_text(encoding="utf-8")), HELD_OUT_EVERY)
     args.work.mkdir(parents=True, exist_ok=True)
     held_path.write_text(json.dumps(held, ensure_ascii=False), encoding="utf-8")
     rest_path.write_text(json.dumps(rest, ensure_ascii=False), encoding="utf-8")

@@ -17,6 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from qa.cli.common import fail, quiet_libraries, require_files, settings as load_settings, user_errors
+from qa.evaluation.heldout import HELD_OUT_EVERY
 from qa.training.config import TrainConfig
 
 reader_app = typer.Typer(no_args_is_help=True, help="Train, evaluate and export the extractive reader.")
@@ -224,7 +225,7 @@ def reader_split(
     data: Annotated[Path, typer.Option(help="SQuAD-format file to split by article")],
     held_out: Annotated[Path, typer.Option(help="where to write the held-out articles")],
     rest: Annotated[Path, typer.Option(help="where to write the other articles (for training)")],
-    every: Annotated[int, typer.Option(min=2, help="hold out every N-th article, by title, of those with unanswerable questions")] = 5,
+    every: Annotated[int, typer.Option(min=2, help="hold out every N-th article, by title, of those with unanswerable questions")] = HELD_OUT_EVERY,
 ) -> None:
     """Hold out a fixed set of articles (never trained on) for tuning and reporting the no-answer decision."""
     from qa.evaluation.heldout import split_articles
