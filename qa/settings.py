@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     bm25_k1: float = Field(default=1.2, gt=0.0)
     bm25_b: float = Field(default=0.75, ge=0.0, le=1.0)
     bm25_stopwords: str = "en"
+    bm25_token_pattern: str = Field(default=r"(?u)\b\w+\b",
+                                    description="what BM25 counts as a word; one character counts too, so "
+                                                "'Military Region 2' and 'Military Region 4' differ")
 
     # reading
     max_answers: int = Field(default=3, ge=1, le=MAX_ANSWERS)
@@ -116,6 +119,17 @@ class Settings(BaseSettings):
     def embedding_path(self) -> str:
         return self.embedding_model or packaged_minilm_path()
 
+    @field_validator("bm25_token_pattern")
+    @classmethod
+    def _a_regular_expression(cls, value: str) -> str:
+        import re
+
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
@@ -132,5 +146,6 @@ class Settings(BaseSettings):
 
     def lexical_params(self) -> dict[str, Any]:
         """BM25's parameters as the index manifest records them."""
-        return {"k1": self.bm25_k1, "b": self.bm25_b, "stopwords": self.bm25_stopwords}
+        return {"k1": self.bm25_k1, "b": self.bm25_b, "stopwords": self.bm25_stopwords,
+                "token_pattern": self.bm25_token_pattern}
 

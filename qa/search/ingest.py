@@ -20,6 +20,7 @@ from qa.corpus.chunking import Chunking, Passage, chunk_document, passage_senten
 from qa.corpus.documents import Document, LoadResult, load_documents
 from qa.search.embedding import Embedder
 from qa.search.embedding_cache import EmbeddingCache
+from qa.search.lexical import bm25_params
 from qa.search.lock import IndexLock
 from qa.search.store import Manifest, PassageIndex
 
@@ -128,6 +129,9 @@ def _write_locked(index_dir: Path, config: IndexConfig, upserts: list[Document],
     if old and not same_chunking:
         log.info("chunking settings changed: re-embedding every document")
     upgrade = old is not None and old.dense.sentences is None  # a snapshot from before sentence vectors
+    if old is not None and bm25_params(old.manifest.lexical) != config.lexical_params:
+        log.info("BM25 settings changed: rebuilding the lexical index (nothing is embedded again)")
+        upgrade = True
     if old is not None and not report.changed and not upgrade:
         return report, old
     if old is None and not docs:

@@ -14,21 +14,24 @@ import numpy as np
 
 from qa.corpus.chunking import Passage, passage_sentences
 
+# bm25s' own word pattern, which drops one-character words: what an index made without a recorded pattern used
+TWO_CHARACTER_WORDS = r"(?u)\b\w\w+\b"
+
 
 class BM25:
     """BM25 over a list of texts, with its tokenizer vocabulary saved beside it."""
 
-    def __init__(self, k1: float, b: float, stopwords: str) -> None:
+    def __init__(self, k1: float, b: float, stopwords: str, token_pattern: str) -> None:
         import bm25s
 
         self._bm25s = bm25s
-        self.tokenizer = bm25s.tokenization.Tokenizer(stopwords=stopwords, lower=True)
+        self.tokenizer = bm25s.tokenization.Tokenizer(stopwords=stopwords, lower=True, splitter=token_pattern)
         self.model = bm25s.BM25(k1=k1, b=b)
         self.size = 0
 
     @classmethod
-    def build(cls, texts: list[str], k1: float, b: float, stopwords: str) -> "BM25":
-        lex = cls(k1, b, stopwords)
+    def build(cls, texts: list[str], k1: float, b: float, stopwords: str, token_pattern: str) -> "BM25":
+        lex = cls(k1, b, stopwords, token_pattern)
         if texts:
             ids = lex.tokenizer.tokenize(texts, return_as="ids", show_progress=False)
             lex.model.index(ids, show_progress=False)
@@ -43,8 +46,8 @@ class BM25:
         (folder / "size.json").write_text(json.dumps({"size": self.size}))
 
     @classmethod
-    def load(cls, folder: Path, k1: float, b: float, stopwords: str) -> "BM25":
-        lex = cls(k1, b, stopwords)
+    def load(cls, folder: Path, k1: float, b: float, stopwords: str, token_pattern: str) -> "BM25":
+        lex = cls(k1, b, stopwords, token_pattern)
         lex.size = json.loads((folder / "size.json").read_text())["size"]
         if lex.size:
             lex.model = lex._bm25s.BM25.load(str(folder))
@@ -63,8 +66,10 @@ class BM25:
 
 
 def bm25_params(manifest_lexical: dict) -> dict:
-    """The BM25 parameters recorded in a manifest (older manifests also name the library)."""
-    return {k: manifest_lexical[k] for k in ("k1", "b", "stopwords")}
+    """The BM25 parameters recorded in a manifest (older manifests also name the library, and those
+    without a word pattern were made with bm25s' own): a snapshot is searched the way it was built."""
+    return {**{k: manifest_lexical[k] for k in ("k1", "b", "stopwords")},
+            "token_pattern": manifest_lexical.get("token_pattern", TWO_CHARACTER_WORDS)}
 
 
 class LexicalStore:

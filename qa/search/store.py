@@ -50,7 +50,7 @@ class Manifest:
     embedding_dim: int
     chunk_words: int
     chunk_overlap_words: int
-    lexical: dict  # BM25 parameters: k1, b, stopwords
+    lexical: dict  # BM25 parameters: k1, b, stopwords, token_pattern
     documents: dict[str, str] = field(default_factory=dict)  # doc_id -> content hash
     passage_count: int = 0
     format_version: int = FORMAT_VERSION

@@ -101,6 +101,9 @@ def test_bad_settings_are_a_clear_error_not_a_traceback(env, monkeypatch):
     monkeypatch.delenv("QA_READER_DTYPE")
     r = runner.invoke(app, ["ask", "Who?", "--top-k", "0"])
     assert r.exit_code == 2 and "top_k" in r.output
+    monkeypatch.setenv("QA_BM25_TOKEN_PATTERN", "(")
+    r = runner.invoke(app, ["ask", "Who?"])
+    assert r.exit_code == 2 and "QA_BM25_TOKEN_PATTERN" in r.output and "not a regular expression" in r.output
 
 
 def test_reader_train_refuses_an_unknown_device_before_training(tiny_squad, tmp_path):

@@ -77,6 +77,22 @@ def test_snapshot_without_sentence_vectors_loads_and_next_ingest_adds_them(index
     assert PassageIndex.load(index_copy).dense.sentences.ntotal == len(idx.lexical.owner)
 
 
+def test_an_index_made_with_other_bm25_settings_is_rebuilt_by_the_next_ingest_without_embedding(index_copy, embedder):
+    """A snapshot from before the word pattern was recorded (bm25s' own, which drops "2"): ingest of
+    the same, unchanged seeds records the configured pattern and rebuilds BM25 from the kept passages."""
+    from conftest import LEXICAL
+
+    snap = index_copy / (index_copy / "CURRENT").read_text().strip()
+    manifest = json.loads((snap / "manifest.json").read_text())
+    del manifest["lexical"]["token_pattern"]
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    r = ingest([SEEDS], index_copy, index_config(embedder), MAX_BYTES)
+    assert not r.changed and r.embedded_passages == 0 and r.embedded_sentences == 0
+    idx = PassageIndex.load(index_copy)
+    assert idx.manifest.lexical == LEXICAL and (index_copy / "CURRENT").read_text().strip() != snap.name
+    assert "2" in idx.lexical.sentences.tokenizer.get_vocab_dict()
+
+
 def _killed(index_dir, folder, patch: str) -> int:
     """Run ``ingest`` of ``folder`` in another process with ``patch`` applied first; its exit code."""
     import os

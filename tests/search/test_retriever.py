@@ -81,6 +81,21 @@ def test_lexical_side_prefers_the_passage_whose_one_sentence_holds_the_question_
     assert hits[0].passage.doc_id == "together" and 0.0 < hits[1].score < hits[0].score <= 1.0
 
 
+def test_one_character_words_count_so_region_2_is_not_region_4():
+    """bm25s' own word pattern drops "2" and "4", which leaves the two regions' sentences alike; the
+    configured pattern keeps them, so the question's number picks its own sentence."""
+    from conftest import LEXICAL
+    from qa.search.lexical import BM25, TWO_CHARACTER_WORDS
+
+    texts = ["Major General Trinh Van Quyet is the Political Commissar of Military Region 2.",
+             "Lieutenant General Tran Vo Dung is the Political Commissar of Military Region 4."]
+    q = "Who is the Political Commissar of Military Region 4?"
+    hits = BM25.build(texts, **LEXICAL).search(q, 2)
+    assert hits[0][0] == 1 and hits[0][1] > hits[1][1]
+    old = BM25.build(texts, **{**LEXICAL, "token_pattern": TWO_CHARACTER_WORDS}).search(q, 2)
+    assert old[0][1] == old[1][1]  # what the number could not tell apart
+
+
 def test_mix_dense_weighs_best_sentence_against_passage_cosine():
     ranked = mix_dense({0: 0.6, 1: 0.4}, {0: 0.6, 1: 0.9}, 0.7)
     assert dict(ranked) == pytest.approx({0: 0.6, 1: 0.3 * 0.4 + 0.7 * 0.9})

@@ -39,6 +39,23 @@ def test_snapshot_without_sentence_bm25_still_loads(index_copy):
     assert idx.lexical.sentences.size == len(idx.lexical.owner) > 0
 
 
+def test_a_snapshot_made_before_the_word_pattern_was_recorded_is_searched_as_it_was_built(index_copy):
+    """Its vocabulary holds no one-character words: its manifest (no ``token_pattern``) loads it with the
+    pattern it was made with, and ingest records the configured one in a new snapshot."""
+    import json
+
+    from qa.search.lexical import TWO_CHARACTER_WORDS
+
+    snap = index_copy / (index_copy / "CURRENT").read_text().strip()
+    manifest = json.loads((snap / "manifest.json").read_text())
+    assert manifest["lexical"]["token_pattern"] != TWO_CHARACTER_WORDS
+    del manifest["lexical"]["token_pattern"]
+    (snap / "manifest.json").write_text(json.dumps(manifest))
+    idx = PassageIndex.load(index_copy)
+    assert idx.lexical.passages.tokenizer.splitter("Military Region 4") == ["Military", "Region"]
+    assert idx.lexical.passages.search("Military Region 4", 3)
+
+
 def test_sentence_vectors_are_saved_one_per_sentence_in_passage_order(seed_index_dir, embedder):
     idx = PassageIndex.load(seed_index_dir)
     sd = idx.dense
