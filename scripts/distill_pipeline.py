@@ -172,14 +172,16 @@ def run_one(name: str, kw: dict, args: argparse.Namespace, device: str) -> dict:
     reader = ExtractiveReader(final, windowing=cfg.windowing, max_answer_tokens=30, batch_size=64, threads=cfg.threads,
                               int8=False, dtype="float32", device=device, runtime="auto")
     limit = 60 if args.tiny else 0
-    ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=limit)
+    read: dict = {}  # one read of each held-out set, however many ways it is measured
+    ev = evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=limit, read=read)
     ev.pop("data", None)
     row = {"name": name, "config": asdict(cfg), "train_seconds": round(trained_s, 1), "heldout_hasans_f1": heldout_f1(ev),
            "eval": ev, "final": str(final)}
     if args.more_heldout:  # `qa reader eval --tune-data` both ways round
         more = str(more_parts(args)[0])
-        row["eval_decision"] = [evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=limit, tune_data=[more]),
-                                evaluate(reader, [more], synthetic_negatives=0.2, limit=limit, tune_data=[str(args.heldout)])]
+        row["eval_decision"] = [
+            evaluate(reader, [str(args.heldout)], synthetic_negatives=0.2, limit=limit, tune_data=[more], read=read),
+            evaluate(reader, [more], synthetic_negatives=0.2, limit=limit, tune_data=[str(args.heldout)], read=read)]
         row["heldout_decision_f1"] = decision_f1(*row["eval_decision"])
         logging.info("%s: F1 with its no-answer decision, %s / %s: %.1f / %.1f", name, args.heldout.name,
                      args.more_heldout.name, *row["heldout_decision_f1"])

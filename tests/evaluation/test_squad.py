@@ -37,3 +37,34 @@ def test_split_by_article_never_splits_an_article():
     exs = [_ex(i, "x", article=f"art{i % 5}") for i in range(50)]
     tune, report = split_by_article(exs)
     assert tune and report and not {e.article for e in tune} & {e.article for e in report}
+
+
+def test_a_held_out_set_measured_several_ways_is_read_once_with_the_same_figures(tiny_squad, tiny_reader_dir, tmp_path):
+    """``evaluate(read=...)`` keeps predictions by question and context: the second and third ways of
+    measuring read nothing new, and every figure equals what a fresh read gives."""
+    import json
+
+    from conftest import make_reader
+    from qa.evaluation.reader import evaluate
+
+    other = json.loads(tiny_squad.read_text())
+    for art in other["data"]:
+        art["title"] = "other-" + art["title"]
+        for p in art["paragraphs"]:
+            p["context"] = "Elsewhere, " + p["context"]
+            for q in p["qas"]:
+                q["id"] = "o" + q["id"]
+                for a in q["answers"]:
+                    a["answer_start"] += len("Elsewhere, ")
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    reader = make_reader(tiny_reader_dir, max_length=64, stride=16)
+    pairs_read = []
+    real = reader.read_pairs
+    reader.read_pairs = lambda questions, contexts, **kw: pairs_read.extend(zip(questions, contexts)) or real(questions, contexts, **kw)
+    a, b = str(tiny_squad), str(tmp_path / "other.json")
+    read: dict = {}
+    kept = [evaluate(reader, [a], 0.2, read=read), evaluate(reader, [a], 0.2, tune_data=[b], read=read),
+            evaluate(reader, [b], 0.2, tune_data=[a], read=read)]
+    assert len(pairs_read) == len(read) > 0  # each question read once (the two tiny articles share paragraphs)
+    fresh = [evaluate(reader, [a], 0.2), evaluate(reader, [a], 0.2, tune_data=[b]), evaluate(reader, [b], 0.2, tune_data=[a])]
+    assert kept == fresh
