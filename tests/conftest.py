@@ -129,6 +129,21 @@ PARAS = [
 ]
 
 
+def moved_squad(path: Path, tag: str, lead: str) -> dict:
+    """The SQuAD file at ``path`` as other articles: titles and ids tagged, every context led by ``lead``
+    (answer offsets shifted with it), so no paragraph is shared with the original."""
+    data = json.loads(path.read_text())
+    for art in data["data"]:
+        art["title"] = f"{tag}-{art['title']}"
+        for para in art["paragraphs"]:
+            para["context"] = lead + para["context"]
+            for qa in para["qas"]:
+                qa["id"] = tag + qa["id"]
+                for ans in qa["answers"]:
+                    ans["answer_start"] += len(lead)
+    return data
+
+
 @pytest.fixture
 def tiny_squad(tmp_path):
     data = []

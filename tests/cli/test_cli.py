@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from qa.cli.main import app
 
-from conftest import SEEDS
+from conftest import SEEDS, moved_squad
 
 runner = CliRunner()
 
@@ -126,15 +126,7 @@ def test_reader_eval_reads_with_qa_threads_unless_a_flag_says_otherwise(tiny_squ
 def test_reader_eval_tunes_on_other_files_and_reports_every_article_of_data(tiny_squad, tiny_reader_dir, tmp_path):
     """--tune-data: the threshold comes from other held-out files, so all of --data is reported; a file that
     shares paragraphs with --data cannot tune (its questions would choose the threshold they are scored at)."""
-    other = json.loads(tiny_squad.read_text())
-    for art in other["data"]:
-        art["title"] = "tune-" + art["title"]
-        for para in art["paragraphs"]:
-            para["context"] = "Elsewhere. " + para["context"]
-            for qa in para["qas"]:
-                qa["id"] = "t" + qa["id"]
-                for ans in qa["answers"]:
-                    ans["answer_start"] += len("Elsewhere. ")
+    other = moved_squad(tiny_squad, "tune", "Elsewhere. ")
     tune = tmp_path / "tune.json"
     tune.write_text(json.dumps(other))
     base = ["reader", "eval", "--data", str(tiny_squad), "--model", str(tiny_reader_dir), "--runtime", "torch"]

@@ -44,18 +44,10 @@ def test_a_held_out_set_measured_several_ways_is_read_once_with_the_same_figures
     measuring read nothing new, and every figure equals what a fresh read gives."""
     import json
 
-    from conftest import make_reader
+    from conftest import make_reader, moved_squad
     from qa.evaluation.reader import evaluate
 
-    other = json.loads(tiny_squad.read_text())
-    for art in other["data"]:
-        art["title"] = "other-" + art["title"]
-        for p in art["paragraphs"]:
-            p["context"] = "Elsewhere, " + p["context"]
-            for q in p["qas"]:
-                q["id"] = "o" + q["id"]
-                for a in q["answers"]:
-                    a["answer_start"] += len("Elsewhere, ")
+    other = moved_squad(tiny_squad, "other", "Elsewhere, ")
     (tmp_path / "other.json").write_text(json.dumps(other))
     reader = make_reader(tiny_reader_dir, max_length=64, stride=16)
     pairs_read = []
