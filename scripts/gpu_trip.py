@@ -34,9 +34,10 @@ sys.path.insert(0, str(REPO / "scripts"))
 LIMIT = 64 * 1024 * 1024  # what one call carries, tree included
 MARGIN = 512 * 1024  # room for files that appear in the tree between prepare and the calls
 READER_WEIGHTS = "models/reader/model.safetensors"
-# what the trip trains on (distill_pipeline.py --mix trust, --heldout, --more-heldout)
-DATA_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json", "unansq_pairs.json", "squadshifts_new_wiki.json",
-              "squad2_dev_more.json", "squad_dev.json", "README.md")
+from distill_pipeline import MIXES  # noqa: E402
+
+# what the trip trains on and is measured on (gpu_trip.sh: --mix trust, --heldout, --more-heldout)
+DATA_FILES = MIXES["trust"][0] + ("squad2_dev_more.json", "squad_dev.json", "README.md")
 
 
 def tree_bytes(repo: Path = REPO, without: tuple[str, ...] = (READER_WEIGHTS,)) -> int:
