@@ -241,6 +241,28 @@ def reader_split(
     typer.echo(f"held out {len(titles)} articles ({', '.join(titles)}) -> {held_out}; {len(others['data'])} others -> {rest}")
 
 
+@reader_app.command("swaps")
+def reader_swaps(
+    data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose answerable questions are swapped (repeat)")],
+    out: Annotated[Path, typer.Option(help="where to write the unanswerable questions (SQuAD format)")],
+    share: Annotated[float, typer.Option(min=0.0, max=1.0, help="share of answerable questions tried")] = 0.5,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Unanswerable questions: a name, number or date the question shares with its paragraph swapped for one
+    of the same kind the paragraph never mentions (SQuAD 2.0's entity and number swaps)."""
+    from qa.training.swaps import make_swaps
+
+    require_files(data, "file")
+    try:
+        made = make_swaps(data, share=share, seed=seed)
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
+        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(made, ensure_ascii=False))
+    n = sum(len(p["qas"]) for art in made["data"] for p in art["paragraphs"])
+    typer.echo(f"{n} unanswerable questions over {len(made['data'])} articles -> {out}")
+
+
 @reader_app.command("cloze")
 def reader_cloze(
     data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose paragraphs are used (repeat)")],
