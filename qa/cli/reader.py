@@ -12,7 +12,7 @@ import json
 import logging
 import typing
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Callable, Optional
 
 import typer
 
@@ -241,6 +241,18 @@ def reader_split(
     typer.echo(f"held out {len(titles)} articles ({', '.join(titles)}) -> {held_out}; {len(others['data'])} others -> {rest}")
 
 
+def _made_from_squad(data: list[Path], out: Path, make: Callable[[], dict]) -> dict:
+    """``make()``'s SQuAD-format dict written to ``out``; a missing or malformed input file is a clear error."""
+    require_files(data, "file")
+    try:
+        made = make()
+    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
+        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(made, ensure_ascii=False))
+    return made
+
+
 @reader_app.command("swaps")
 def reader_swaps(
     data: Annotated[list[Path], typer.Option(help="SQuAD-format file whose answerable questions are swapped (repeat)")],
@@ -252,13 +264,7 @@ def reader_swaps(
     of the same kind the paragraph never mentions (SQuAD 2.0's entity and number swaps)."""
     from qa.training.swaps import make_swaps
 
-    require_files(data, "file")
-    try:
-        made = make_swaps(data, share=share, seed=seed)
-    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
-        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(made, ensure_ascii=False))
+    made = _made_from_squad(data, out, lambda: make_swaps(data, share=share, seed=seed))
     n = sum(len(p["qas"]) for art in made["data"] for p in art["paragraphs"])
     typer.echo(f"{n} unanswerable questions over {len(made['data'])} articles -> {out}")
 
@@ -275,12 +281,6 @@ def reader_cloze(
 
     from qa.training.cloze import make_cloze
 
-    require_files(data, "file")
-    try:
-        made = make_cloze(data, per_paragraph=per_paragraph, seed=seed)
-    except (ValueError, KeyError, TypeError) as exc:  # not JSON, or not SQuAD's shape
-        fail(f"not a SQuAD-format file ({exc.__class__.__name__}: {exc})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(made, ensure_ascii=False))
+    made = _made_from_squad(data, out, lambda: make_cloze(data, per_paragraph=per_paragraph, seed=seed))
     kinds = collections.Counter(q["kind"] for art in made["data"] for p in art["paragraphs"] for q in p["qas"])
     typer.echo(f"{sum(kinds.values())} questions ({', '.join(f'{k} {n}' for k, n in kinds.most_common())}) -> {out}")
