@@ -27,6 +27,12 @@ from qa.training.cloze import _MONTH, _ORGANISATION, _candidates
 # words that open a question's capitalised run without being part of a name ("Which NFL team ...")
 _LEADING = frozenset("what which who whom whose when where why how in on at during for from by of did does do is "
                      "was were are the a an".split())
+_NOT_A_NAME = re.compile(rf"{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|.*\b(?:No|St|Op|Mr|Dr)")
+
+
+def _holds_words(text: str, value: str, flags: int = 0) -> bool:
+    """``value`` occurs in ``text`` as whole words ("7" inside "1978" does not count)."""
+    return bool(re.search(rf"(?<!\w){re.escape(value)}(?!\w)", text, flags))
 
 
 def _grounded_parts(question: str, context: str, answers: tuple[str, ...]) -> list[tuple[int, int, str]]:
@@ -43,15 +49,12 @@ def _grounded_parts(question: str, context: str, answers: tuple[str, ...]) -> li
         text = question[s:e]
         if kind == "name" and (len(text) < 3 or _NOT_A_NAME.fullmatch(text) or re.match(r"\w", question[e:e + 1])):
             continue
-        if not re.search(rf"(?<!\w){re.escape(text)}(?!\w)", context):
+        if not _holds_words(context, text):
             continue
         if any(text.lower() in a.lower() or a.lower() in text.lower() for a in answers):
             continue
         parts.append((s, e, kind))
     return parts
-
-
-_NOT_A_NAME = re.compile(rf"{_MONTH}|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|.*\b(?:No|St|Op|Mr|Dr)")
 
 
 def _shape(text: str, kind: str) -> tuple:
@@ -78,9 +81,8 @@ def _pool(contexts: list[str]) -> dict[tuple, list[str]]:
 
 
 def _absent(value: str, context: str, question: str) -> bool:
-    """``value`` is nowhere in the paragraph or the question as whole words ("7" may sit inside "1978")."""
-    pattern = rf"(?<!\w){re.escape(value)}(?!\w)"
-    return not re.search(pattern, context, re.IGNORECASE) and not re.search(pattern, question, re.IGNORECASE)
+    """``value`` is nowhere in the paragraph or the question as whole words, in any case."""
+    return not _holds_words(context, value, re.IGNORECASE) and not _holds_words(question, value, re.IGNORECASE)
 
 
 def _changed_number(text: str, context: str, question: str, rng: random.Random) -> str | None:
@@ -100,7 +102,7 @@ def _changed_number(text: str, context: str, question: str, rng: random.Random) 
     return None
 
 
-def swapped_question(ex: QAExample, pool: dict[str, list[str]], rng: random.Random) -> tuple[str, str] | None:
+def swapped_question(ex: QAExample, pool: dict[tuple, list[str]], rng: random.Random) -> tuple[str, str] | None:
     """(new question, the replaced text) for one answerable example, or None where nothing can be swapped."""
     answers = tuple(a.text for a in ex.answers)
     parts = _grounded_parts(ex.question, ex.context, answers)
