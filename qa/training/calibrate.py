@@ -3,9 +3,11 @@
 The paragraphs of a SQuAD-format file become a temporary index; every question then goes through
 the real pipeline (retrieval + reader), so the candidates carry the same features as in service:
 reader margin, dense similarity, lexical share, question support and, given a verifier, its logit.
-A logistic model predicts whether the top candidate
+A logistic model predicts whether the reader's best span
 is right (F1 >= 0.5 against the gold answers; never for an unanswerable question). Its cutoff is the
-probability that maximises SQuAD F1 on the tune half of the articles; the other half reports.
+probability that maximises SQuAD F1 on the tune half of the articles; the other half reports. Both
+judge the answer the service would give: the candidate the fitted policy ranks first, which is not
+always the reader's best span.
 """
 
 from __future__ import annotations
@@ -32,13 +34,27 @@ from qa.search.store import Manifest, PassageIndex
 from qa.settings import Settings
 
 
+@dataclass(frozen=True)
+class Proposed:
+    text: str
+    features: tuple[float, ...]
+    f1: float  # F1 of answering with ``text``
+
+
 @dataclass
 class Row:
     example: QAExample
-    text: str  # top candidate's text ("" if the reader proposed nothing)
+    text: str  # the reader's best span, by margin ("" if the reader proposed nothing): what the policy is fitted on
     features: tuple[float, ...]
     f1: float  # F1 of answering with ``text``
     null_f1: float  # F1 of saying "not found" (1 for unanswerable questions)
+    others: tuple[Proposed, ...] = ()  # the question's other candidates, which a fitted policy may rank first
+
+    def answered_by(self, policy: NoAnswerPolicy) -> tuple[float, float]:
+        """The probability and F1 of the candidate ``policy`` ranks first, as ``AnswerPipeline.ask`` does."""
+        best = max([Proposed(self.text, self.features, self.f1), *self.others],
+                   key=lambda c: policy.probability(c.features))
+        return policy.probability(best.features), best.f1
 
 
 def index_paragraphs(examples: list[QAExample], embedder: Embedder, settings: Settings) -> PassageIndex:
@@ -62,13 +78,17 @@ def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool 
     for e in tqdm(examples, desc="pipeline", disable=not progress):
         cands = pipeline.candidates(e.question)
         golds = [a.text for a in e.answers]
+
+        def f1(text: str) -> float:
+            return score_one(golds, text)[1] if golds and text else 0.0  # answering the unanswerable is wrong
+
         if cands:
             best = max(cands, key=lambda c: c.margin)
             text, feats = best.span.text, best.features
         else:
             text, feats = "", NOTHING[: len(feature_names(pipeline.verifier is not None))]
-        answer_f1 = score_one(golds, text)[1] if golds and text else 0.0  # answering the unanswerable is wrong
-        rows.append(Row(e, text, feats, answer_f1, 1.0 if not golds else 0.0))
+        others = tuple(Proposed(c.span.text, c.features, f1(c.span.text)) for c in cands if c is not best) if cands else ()
+        rows.append(Row(e, text, feats, f1(text), 1.0 if not golds else 0.0, others))
     return rows
 
 
@@ -81,31 +101,36 @@ def fit(rows: list[Row]) -> NoAnswerPolicy:
         raise ValueError("need both right and wrong top answers to fit the no-answer model")
     lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     base = NoAnswerPolicy(tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]), 0.5)
-    probs = [base.probability(r.features) for r in rows]
+    answered = [r.answered_by(base) for r in rows]
+    probs, f1s = [p for p, _ in answered], [f for _, f in answered]
     best_cut, best = 0.5, -1.0
     for cut in sorted(set(round(p, 4) for p in probs)) + [1.01]:
-        f1 = f1_at(rows, probs, cut)
+        f1 = f1_at(rows, probs, cut, f1s)
         if f1 > best:
             best, best_cut = f1, cut
     return NoAnswerPolicy(base.weights, base.bias, float(best_cut))
 
 
-def f1_at(rows: list[Row], probs: list[float], cutoff: float) -> float:
-    return 100.0 * sum(r.f1 if p >= cutoff else r.null_f1 for r, p in zip(rows, probs)) / max(1, len(rows))
+def f1_at(rows: list[Row], probs: list[float], cutoff: float, f1s: list[float] | None = None) -> float:
+    """SQuAD F1 of answering where ``probs`` reach ``cutoff``: with ``f1s`` (the answers given) or each row's own."""
+    f1s = f1s if f1s is not None else [r.f1 for r in rows]
+    return 100.0 * sum(f if p >= cutoff else r.null_f1 for r, p, f in zip(rows, probs, f1s)) / max(1, len(rows))
 
 
 def summarise(rows: list[Row], policy: NoAnswerPolicy) -> dict:
-    probs = [policy.probability(r.features) for r in rows]
-    has = [(r, p) for r, p in zip(rows, probs) if r.example.answers]
+    """The figures of the answers ``policy`` gives (its first-ranked candidate, or "not found")."""
+    answered = [r.answered_by(policy) for r in rows]
+    probs, f1s = [p for p, _ in answered], [f for _, f in answered]
+    has = [(p, f) for r, (p, f) in zip(rows, answered) if r.example.answers]
     no = [(r, p) for r, p in zip(rows, probs) if not r.example.answers]
     by_kind: dict[str, list[bool]] = {}
     for r, p in no:
         by_kind.setdefault(unanswerable_kind(r.example), []).append(p < policy.cutoff)
     return {
         "questions": len(rows),
-        "f1": f1_at(rows, probs, policy.cutoff),
-        "HasAns_f1": 100.0 * sum(r.f1 if p >= policy.cutoff else 0.0 for r, p in has) / max(1, len(has)),
-        "HasAns_f1_always_answer": 100.0 * sum(r.f1 for r, _ in has) / max(1, len(has)),
+        "f1": f1_at(rows, probs, policy.cutoff, f1s),
+        "HasAns_f1": 100.0 * sum(f if p >= policy.cutoff else 0.0 for p, f in has) / max(1, len(has)),
+        "HasAns_f1_always_answer": 100.0 * sum(f for _, f in has) / max(1, len(has)),
         "NoAns_accuracy": 100.0 * sum(p < policy.cutoff for _, p in no) / max(1, len(no)),
         "NoAns_accuracy_by_kind": {kind: {"accuracy": 100.0 * sum(v) / len(v), "questions": len(v)}
                                    for kind, v in sorted(by_kind.items())},

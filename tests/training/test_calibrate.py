@@ -6,7 +6,7 @@ import random
 from qa.answering.no_answer import FEATURES, NoAnswerPolicy, feature_names
 from qa.evaluation.squad import Answer, QAExample, load_squad
 from qa.settings import Settings
-from qa.training.calibrate import Row, calibrate, f1_at, fit
+from qa.training.calibrate import Proposed, Row, calibrate, f1_at, fit, summarise
 
 from conftest import make_reader
 
@@ -81,3 +81,15 @@ def test_fit_learns_what_separates_right_answers_from_wrong_ones():
     assert kept_right > 0.8 * sum(r.f1 > 0 for r in test) and kept_wrong < 0.2 * sum(r.f1 == 0 for r in test)
     assert f1_at(test, probs, policy.cutoff) > max(f1_at(test, probs, 0.0), f1_at(test, probs, 1.01)) + 20
     assert NoAnswerPolicy.from_config(policy.to_config()) == policy
+
+
+def test_figures_judge_the_answer_the_policy_ranks_first_as_the_service_does():
+    """The reader's best span is wrong, another candidate with a closer passage is right: a policy that
+    weighs the dense cosine gives the right one (``AnswerPipeline.ask`` ranks by probability), and the
+    report must count that answer, not the reader's best span."""
+    ex = QAExample("q", "Where?", "c", (Answer("Vinh city", 0),), "art")
+    row = Row(ex, "Hanoi", (3.0, 0.2, 1.0, 0.0, 0.5), 0.0, 0.0,
+              others=(Proposed("Vinh city", (2.0, 0.9, 1.0, 0.0, 0.5), 1.0),))
+    by_margin, by_dense = NoAnswerPolicy.margin_only(0.0), NoAnswerPolicy((0.1, 10.0), -2.0, 0.5)
+    assert summarise([row], by_margin)["f1"] == 0.0 and summarise([row], by_dense)["f1"] == 100.0
+    assert row.answered_by(by_dense) == (by_dense.probability((2.0, 0.9)), 1.0)
