@@ -9,7 +9,9 @@ is decided from what the pipeline knows about it (its *features*):
 4. answer-type mismatch: the question asks for a number or a date and the span holds none;
 5. question support: the share of the question's content words that occur around the span (the
    span with ``SUPPORT_REACH`` characters either side of it);
-6. answer verifier: the logit of a cross-encoder that reads the question beside the span marked in its
+6. dense gap: the passage's dense cosine minus the best among the passages read (0 for the closest),
+   as lexical share is for BM25: how far the span's passage is behind the question's best;
+7. answer verifier: the logit of a cross-encoder that reads the question beside the span marked in its
    surroundings (``verifier.py``), trained on the reader's own right and wrong proposals, SQuAD 2.0's
    adversarial unanswerable questions among them.
 
@@ -32,7 +34,7 @@ import re
 from dataclasses import dataclass
 
 FEATURES = ("reader margin", "dense cosine", "lexical share", "answer type mismatch", "question support",
-            "answer verifier")
+            "dense gap", "answer verifier")
 VERIFIER = FEATURES.index("answer verifier")  # the features before it need no verifier
 SUPPORT_REACH = 150  # characters either side of the span that count as its surroundings
 
@@ -108,16 +110,16 @@ def question_support(question: str, passage: str, start: int, end: int, reach: i
 
 
 def features(question: str, passage: str, start: int, end: int, margin: float, dense: float,
-             lexical_share: float, verified: float | None = None) -> tuple[float, ...]:
-    """The policy's inputs for the span ``passage[start:end]``, in the order of ``FEATURES``; the
-    first five alone when there is no verifier's logit (``verified``)."""
+             lexical_share: float, dense_gap: float, verified: float | None = None) -> tuple[float, ...]:
+    """The policy's inputs for the span ``passage[start:end]``, in the order of ``FEATURES``; all
+    but the last when there is no verifier's logit (``verified``)."""
     first = (margin, dense, lexical_share, type_mismatch(question, passage[start:end]),
-             question_support(question, passage, start, end))
+             question_support(question, passage, start, end), dense_gap)
     return first if verified is None else first + (verified,)
 
 
 # Features of "the reader proposed nothing at all": certainly not an answer.
-NOTHING = (-50.0, 0.0, 0.0, 1.0, 0.0, -50.0)
+NOTHING = (-50.0, 0.0, 0.0, 1.0, 0.0, -1.0, -50.0)
 
 
 def feature_names(with_verifier: bool) -> tuple[str, ...]:

@@ -185,10 +185,12 @@ class AnswerPipeline:
             verified = self.verifier.run([Proposal(question, h.passage.text, s.start, s.end) for h, s in proposed],
                                          deadline=deadline)
         top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
+        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
         out = []
         for (hit, s), v in zip(proposed, verified):
             dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
-            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share, v)))
+            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share,
+                                                  dense - top_dense, v)))
         return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,

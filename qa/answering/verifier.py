@@ -4,7 +4,7 @@ The reader weighs each span against "no answer" inside one window, and SQuAD 2.0
 questions are written so that a plausible wrong span scores well there. The verifier is a second,
 small cross-encoder (all-MiniLM-L6-v2 grown from the reader's encoder, one logit) trained on the
 reader's own proposals: it reads the question beside the span, marked in the text around it, and
-says how likely the answer is right. Its logit is the no-answer policy's sixth feature
+says how likely the answer is right. Its logit is the no-answer policy's last feature
 (``no_answer.py``), so the decision no longer rests on the reader's margin and word overlap alone.
 
 Like the reader: ``__init__`` stores settings, ``warm_up()`` loads once, ``run()`` scores spans.

@@ -2,7 +2,7 @@
 
 The paragraphs of a SQuAD-format file become a temporary index; every question then goes through
 the real pipeline (retrieval + reader), so the candidates carry the same features as in service:
-reader margin, dense similarity, lexical share, question support and, given a verifier, its logit.
+reader margin, dense similarity, lexical share, question support, dense gap and, given a verifier, its logit.
 A logistic model predicts whether the reader's best span
 is right (F1 >= 0.5 against the gold answers; never for an unanswerable question). Its cutoff is the
 probability that maximises SQuAD F1 on the tune half of the articles; the other half reports. Both
@@ -143,7 +143,7 @@ def calibrate(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExa
               limit: int = 0, seed: int = 7, foreign: list[QAExample] | None = None, foreign_share: float = 0.25,
               removed_share: float = 0.0, verifier: AnswerVerifier | None = None) -> dict:
     """Fit the policy through the pipeline the service builds from ``settings`` (retrieval, reading,
-    and verifying when a ``verifier`` is given: its logit is then the policy's sixth feature).
+    and verifying when a ``verifier`` is given: its logit is then the policy's last feature).
 
     ``foreign``: questions from other sources; a share of them is added as out-of-corpus questions,
     half to each part, as a service sees them (the corpus holds no paragraph about them).

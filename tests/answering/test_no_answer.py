@@ -53,22 +53,25 @@ def test_question_support_counts_only_the_text_around_the_span():
 def test_features_follow_the_declared_order():
     passage = "Most of the fires are small."
     f = features("How many fires occurred?", passage, 0, len("Most of the fires are small"),
-                 margin=2.5, dense=0.4, lexical_share=1.0)
-    assert len(f) == len(FEATURES) - 1  # no verifier's logit given: the first five
+                 margin=2.5, dense=0.4, lexical_share=1.0, dense_gap=-0.2)
+    assert len(f) == len(FEATURES) - 1  # no verifier's logit given: all but the last
     assert f[:4] == (2.5, 0.4, 1.0, 1.0)  # the span holds no number: type mismatch
     assert f[4] == pytest.approx(1 / 2)  # "fires" found, "occurred" not
-    assert features("How many fires occurred?", "12 fires occurred", 0, 2, 2.5, 0.4, 1.0)[3:] == (0.0, 1.0)
-    with_v = features("How many fires occurred?", passage, 0, 5, 2.5, 0.4, 1.0, verified=-1.5)
+    assert f[FEATURES.index("dense gap")] == -0.2
+    assert features("How many fires occurred?", "12 fires occurred", 0, 2, 2.5, 0.4, 1.0, 0.0)[3:5] == (0.0, 1.0)
+    with_v = features("How many fires occurred?", passage, 0, 5, 2.5, 0.4, 1.0, 0.0, verified=-1.5)
     assert len(with_v) == len(FEATURES) == len(NOTHING) and with_v[FEATURES.index("answer verifier")] == -1.5
 
 
 def test_only_a_policy_with_the_verifier_weight_asks_for_a_verifier():
     assert not NoAnswerPolicy((0.2, 1.8, 1.4, -0.5, 0.7), -5.1, 0.34).uses_verifier
-    six = NoAnswerPolicy((0.1, 2.2, 1.2, -0.1, 1.5, 0.4), -3.0, 0.3)
-    assert six.uses_verifier and NoAnswerPolicy.from_config(six.to_config()) == six
-    assert six.to_config()["features"][-1] == "answer verifier"
+    assert not NoAnswerPolicy((0.2, 1.8, 1.4, -0.5, 0.7, 3.0), -5.1, 0.34).uses_verifier
+    seven = NoAnswerPolicy((0.1, 2.2, 1.2, -0.1, 1.5, 3.0, 0.4), -3.0, 0.3)
+    assert seven.uses_verifier and NoAnswerPolicy.from_config(seven.to_config()) == seven
+    assert seven.to_config()["features"][-1] == "answer verifier"
     # a low verifier logit lowers the probability, all else equal
-    assert six.probability((1.0, 0.5, 1.0, 0.0, 0.8, -4.0)) < six.probability((1.0, 0.5, 1.0, 0.0, 0.8, 4.0))
+    assert (seven.probability((1.0, 0.5, 1.0, 0.0, 0.8, 0.0, -4.0))
+            < seven.probability((1.0, 0.5, 1.0, 0.0, 0.8, 0.0, 4.0)))
 
 
 def test_a_policy_fitted_on_other_features_is_refused():

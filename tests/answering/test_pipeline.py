@@ -161,7 +161,7 @@ def test_answers_that_differ_only_by_case_articles_or_punctuation_merge_across_p
 
 
 def test_a_policy_that_weighs_the_verifier_reads_with_one(pipeline, tmp_path, tiny_verifier_dir):
-    """A six-weight policy makes the pipeline load the verifier and give every candidate its logit; without
+    """A policy that weighs every feature makes the pipeline load the verifier and give every candidate its logit; without
     a verifier where one is configured the load stops with a message that says how to get one."""
     from qa.answering.no_answer import FEATURES
     from qa.answering.verifier import VerifierNotFound
@@ -170,7 +170,7 @@ def test_a_policy_that_weighs_the_verifier_reads_with_one(pipeline, tmp_path, ti
     d = tmp_path / "reader"
     shutil.copytree(pipeline.reader.model_dir, d)
     cfg = json.loads((d / "qa_config.json").read_text())
-    cfg["no_answer_policy"] = {"weights": [0.0, 0.0, 0.0, 0.0, 0.0, 1.0], "bias": 0.0, "cutoff": 0.0,
+    cfg["no_answer_policy"] = {"weights": [0.0] * (len(FEATURES) - 1) + [1.0], "bias": 0.0, "cutoff": 0.0,
                                "features": list(FEATURES)}
     (d / "qa_config.json").write_text(json.dumps(cfg))
     settings = Settings(reader_dir=d, verifier_dir=tmp_path / "none")
@@ -183,5 +183,18 @@ def test_a_policy_that_weighs_the_verifier_reads_with_one(pipeline, tmp_path, ti
     logits = p.verifier.run([Proposal("Where was the conference held?", c.hit.passage.text, c.span.start, c.span.end)
                              for c in cands])
     assert [c.features[-1] for c in cands] == pytest.approx(logits, abs=1e-4)
-    # the shipped-style five-weight policy needs none
+    # a policy without the verifier's weight (the shipped one has five) needs none
     assert pipeline.verifier is None and all(len(c.features) == len(FEATURES) - 1 for c in pipeline.candidates("Who?"))
+
+
+def test_each_candidate_knows_how_far_its_passage_is_behind_the_closest_one(pipeline):
+    """The dense gap is the passage's dense cosine minus the best among the passages read: 0 for the
+    closest passage's spans, below 0 for the others', so the policy can rank answers across passages."""
+    from qa.answering.no_answer import FEATURES
+
+    cands = _pipeline(pipeline, threshold=-1e6).candidates("Who is Deputy Commander of Military Region IV?")
+    gap = FEATURES.index("dense gap")
+    best = max(c.hit.dense_score or 0.0 for c in cands)
+    assert len({c.hit.passage.start for c in cands}) > 1  # several passages, so the gap can tell them apart
+    assert [c.features[gap] for c in cands] == pytest.approx([(c.hit.dense_score or 0.0) - best for c in cands])
+    assert max(c.features[gap] for c in cands) == 0.0 and min(c.features[gap] for c in cands) < 0.0
