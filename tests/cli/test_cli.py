@@ -240,10 +240,12 @@ def test_calibrate_with_a_verifier_that_is_not_there_says_how_to_make_one(tmp_pa
 def test_ask_with_a_policy_that_needs_a_missing_verifier_is_a_clear_error(env, tmp_path, tiny_reader_dir, monkeypatch):
     import shutil
 
+    from qa.answering.no_answer import FEATURES
+
     d = tmp_path / "reader"
     shutil.copytree(tiny_reader_dir, d)
     cfg = json.loads((d / "qa_config.json").read_text())
-    cfg["no_answer_policy"] = {"weights": [1, 0, 0, 0, 0, 1], "bias": 0.0, "cutoff": 0.5}
+    cfg["no_answer_policy"] = {"weights": [1] + [0] * (len(FEATURES) - 2) + [1], "bias": 0.0, "cutoff": 0.5}  # the verifier's too
     (d / "qa_config.json").write_text(json.dumps(cfg))
     monkeypatch.setenv("QA_READER_DIR", str(d))
     monkeypatch.delenv("QA_NO_ANSWER_THRESHOLD")
