@@ -52,9 +52,8 @@ class Row:
 
     def answered_by(self, policy: NoAnswerPolicy) -> tuple[float, float]:
         """The probability and F1 of the candidate ``policy`` ranks first, as ``AnswerPipeline.ask`` does."""
-        best = max([Proposed(self.text, self.features, self.f1), *self.others],
-                   key=lambda c: policy.probability(c.features))
-        return policy.probability(best.features), best.f1
+        proposed = (Proposed(self.text, self.features, self.f1), *self.others)
+        return max(((policy.probability(c.features), c.f1) for c in proposed), key=lambda pf: pf[0])
 
 
 def index_paragraphs(examples: list[QAExample], embedder: Embedder, settings: Settings) -> PassageIndex:
@@ -87,7 +86,7 @@ def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool 
             text, feats = best.span.text, best.features
         else:
             text, feats = "", NOTHING[: len(feature_names(pipeline.verifier is not None))]
-        others = tuple(Proposed(c.span.text, c.features, f1(c.span.text)) for c in cands if c is not best) if cands else ()
+        others = tuple(Proposed(c.span.text, c.features, f1(c.span.text)) for c in cands if c is not best)
         rows.append(Row(e, text, feats, f1(text), 1.0 if not golds else 0.0, others))
     return rows
 
