@@ -166,7 +166,8 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
                      "score": res.answers[0].score if res.answers else None, "ms": res.took_ms})
     has = [r for r in rows if r["answerable"]]
     no = [r for r in rows if not r["answerable"]]
-    mean = lambda xs: 100.0 * sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
+    # None (JSON null) for a group with no questions: NaN is not JSON, and strict parsers refuse the file
+    mean = lambda xs: 100.0 * sum(xs) / len(xs) if xs else None  # noqa: E731
     return {
         "questions": len(rows),
         "answerable": len(has),
@@ -192,19 +193,23 @@ def evaluate_pipeline(pipeline: AnswerPipeline, gold: list[GoldQuestion], top_k:
     }
 
 
+def _pct(x: float | None, unit: str = "") -> str:
+    return "n/a" if x is None else f"{x:.1f}{unit}"
+
+
 def format_report(result: dict) -> str:
     e = result["end_to_end"]
     lines = [
         f"questions {e['questions']} ({e['answerable']} answerable, {e['unanswerable']} not)",
-        f"EM {e['exact']:.1f}  F1 {e['f1']:.1f}  |  HasAns EM {e['HasAns_exact']:.1f}  HasAns F1 {e['HasAns_f1']:.1f}",
-        f"doc@1 {e['doc@1']:.1f}%  answered when answerable {e['answered_when_answerable']:.1f}%  "
-        f"no-answer accuracy {e['no_answer_accuracy']:.1f}%",
+        f"EM {_pct(e['exact'])}  F1 {_pct(e['f1'])}  |  HasAns EM {_pct(e['HasAns_exact'])}  HasAns F1 {_pct(e['HasAns_f1'])}",
+        f"doc@1 {_pct(e['doc@1'], '%')}  answered when answerable {_pct(e['answered_when_answerable'], '%')}  "
+        f"no-answer accuracy {_pct(e['no_answer_accuracy'], '%')}",
         f"citations valid {e['citation_validity']:.1f}% of {e['citations']}; cut inside a word {e['citations_cut_inside_a_word']}; "
         f"responses listing overlapping evidence twice {e['responses_listing_evidence_twice']} of {e['questions']}",
         f"latency ms: p50 {e['latency_ms']['p50']:.0f}  p95 {e['latency_ms']['p95']:.0f}",
         f"score calibration: expected calibration error {e['calibration']['expected_calibration_error']:.3f} "
         f"over {e['calibration']['answered']} answered questions",
-        "by kind: " + ", ".join(f"{k} F1 {v['f1']:.1f} (n={v['questions']})" for k, v in e["by_kind"].items()),
+        "by kind: " + ", ".join(f"{k} F1 {_pct(v['f1'])} (n={v['questions']})" for k, v in e["by_kind"].items()),
         "",
         f"{'retrieval':<10}{'R@1':>7}{'R@3':>7}{'R@5':>7}{'MRR@10':>8}",
     ]

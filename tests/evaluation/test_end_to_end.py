@@ -57,6 +57,27 @@ def test_cli_eval_writes_json(gold_file, tmp_path, monkeypatch, seed_index_dir, 
     assert json.loads(out.read_text())["end_to_end"]["questions"] == 3
 
 
+def _refuse_constant(name):
+    raise ValueError(f"not JSON: {name}")
+
+
+def test_cli_eval_json_is_strict_json_when_a_group_has_no_questions(tmp_path, monkeypatch, seed_index_dir,
+                                                                    tiny_reader_dir):
+    """No unanswerable questions: no-answer accuracy is undefined, written as null (NaN would make tools
+    such as JavaScript's JSON.parse refuse the whole file) and printed as n/a."""
+    gold = tmp_path / "answerable.jsonl"
+    gold.write_text(json.dumps(GOLD[0]) + "\n")
+    monkeypatch.setenv("QA_INDEX_DIR", str(seed_index_dir))
+    monkeypatch.setenv("QA_READER_DIR", str(tiny_reader_dir))
+    out = tmp_path / "res.json"
+    r = CliRunner().invoke(app, ["eval", "--gold", str(gold), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "no-answer accuracy n/a\n" in r.output
+    e = json.loads(out.read_text(), parse_constant=_refuse_constant)["end_to_end"]
+    assert e["no_answer_accuracy"] is None and e["by_kind"]["where"]["no_answer_accuracy"] is None
+    assert e["HasAns_f1"] is not None
+
+
 def test_bad_gold_line_is_reported(tmp_path):
     p = tmp_path / "g.jsonl"
     p.write_text('{"id": "x"}\n')
