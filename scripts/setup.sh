@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# Create .venv in the repo root and install the project with its test and training extras. Idempotent and quick
-# when everything is already installed.
+# Create .venv in the repo root and install what one purpose needs. Idempotent, and quick once installed.
+#   bash scripts/setup.sh         the service and its runtime dependencies only (./run.sh)
+#   bash scripts/setup.sh test    also the test, train and ray extras and Debian's Chromium (./test.sh)
+# Training alone needs the train extra: .venv/bin/pip install -e ".[train]".
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PURPOSE=${1:-serve}
+SERVE_MODULES="qa torch transformers sentence_transformers faiss litestar uvicorn bm25s onnxruntime prometheus_client"
+case "$PURPOSE" in
+  serve) EXTRAS=""; MODULES="$SERVE_MODULES" ;;
+  test) EXTRAS="[test,train,ray]"; MODULES="$SERVE_MODULES pytest httpx playwright schemathesis sklearn matplotlib ray" ;;
+  *) echo "usage: $0 [test]  (no argument: the service only)" >&2; exit 2 ;;
+esac
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-# Debian's Chromium for the chat page's browser tests (Playwright drives it; it downloads no browser).
-if ! command -v chromium >/dev/null 2>&1; then
+if [ "$PURPOSE" = test ] && ! command -v chromium >/dev/null 2>&1; then
+  # Debian's Chromium for the chat page's browser tests (Playwright drives it; it downloads no browser).
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
     || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; }
 fi
-if ! .venv/bin/python -c "import qa, torch, transformers, faiss, litestar, bm25s, pytest, sklearn, playwright, schemathesis, ray" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.installed ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  # torch==2.13.0 first: that exact version is the CPU build; anything else pulls a CUDA build.
+# find_spec looks the modules up without importing them (importing torch alone takes seconds).
+present() {
+  .venv/bin/python - "$@" <<'EOF'
+import importlib.util, sys
+sys.exit(any(importlib.util.find_spec(m) is None for m in sys.argv[1:]))
+EOF
+}
+MARK=.venv/.installed-$PURPOSE
+# shellcheck disable=SC2086
+if ! present $MODULES || [ ! -e "$MARK" ] || [ pyproject.toml -nt "$MARK" ]; then
+  # torch==2.13.0 first: that exact version is the CPU build on local disk; anything else pulls a CUDA build.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[test,train,ray]"
-  touch .venv/.installed
+  .venv/bin/python -m pip install -q -e ".$EXTRAS"
+  touch "$MARK"
 fi
