@@ -12,6 +12,7 @@ from qa.search.embedding import Embedder
 from qa.search.retriever import FusionParams, Hit, Retriever
 from qa.search.store import PassageIndex
 from qa.settings import Mode, Settings
+from qa.timing import stage
 
 
 @dataclass(frozen=True)
@@ -182,22 +183,27 @@ class AnswerPipeline:
         proposed = [(hit, s) for hit, passage_spans in zip(hits, spans) for s in passage_spans]
         verified: list[float | None] = [None] * len(proposed)
         if self.verifier is not None:
-            verified = self.verifier.run([Proposal(question, h.passage.text, s.start, s.end) for h, s in proposed],
-                                         deadline=deadline)
-        top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
-        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
-        out = []
-        for (hit, s), v in zip(proposed, verified):
-            dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
-            out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense, share,
-                                                  dense - top_dense, v)))
-        return out
+            with stage("verifier"):
+                verified = self.verifier.run([Proposal(question, h.passage.text, s.start, s.end) for h, s in proposed],
+                                             deadline=deadline)
+        with stage("no_answer"):
+            top_lex = max((h.lexical_score or 0.0 for h in hits), default=0.0) or 1.0
+            top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
+            out = []
+            for (hit, s), v in zip(proposed, verified):
+                dense, share = hit.dense_score or 0.0, (hit.lexical_score or 0.0) / top_lex
+                out.append(Candidate(hit, s, features(question, hit.passage.text, s.start, s.end, s.margin, dense,
+                                                      share, dense - top_dense, v)))
+            return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
             mode: Mode | None = None, deadline: float | None = None) -> AskResult:
         t0 = time.perf_counter()
         question = question.strip()
-        scored = [(c, self.policy.probability(c.features)) for c in self.candidates(question, top_k, mode, deadline)]
-        kept = [(c, p) for c, p in scored if p >= self.policy.cutoff]  # below it "not found" is the better bet
-        answers = merge_answers(kept)[: max_answers or self.max_answers]
+        candidates = self.candidates(question, top_k, mode, deadline)
+        with stage("no_answer"):
+            scored = [(c, self.policy.probability(c.features)) for c in candidates]
+            kept = [(c, p) for c, p in scored if p >= self.policy.cutoff]  # below it "not found" is the better bet
+        with stage("merge"):
+            answers = merge_answers(kept)[: max_answers or self.max_answers]
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)

@@ -19,6 +19,7 @@ from qa.errors import TimeUp, UserProblem
 from qa.reader import config
 from qa.reader.decoding import best_spans, line_numbers, word_bounds
 from qa.reader.windows import Windowing
+from qa.timing import stage
 
 if TYPE_CHECKING:  # training and evaluation also run where pydantic is not installed (a lent GPU machine)
     from qa.settings import Settings
@@ -158,11 +159,16 @@ class ExtractiveReader:
     def _span_logits(self, batch: dict[str, list]) -> tuple[np.ndarray, np.ndarray]:
         """Start and end logits (float32 arrays, batch x tokens) for a batch of unpadded windows."""
         if self.runtime_used == "onnx":
-            return self._model(self._tokenizer.pad(batch, return_tensors="np"))
+            with stage("pad"):
+                padded = self._tokenizer.pad(batch, return_tensors="np")
+            with stage("forward", padded["input_ids"].size):
+                return self._model(padded)
         import torch
 
-        padded = self._tokenizer.pad(batch, return_tensors="pt").to(self.device)
-        with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
+        with stage("pad"):
+            padded = self._tokenizer.pad(batch, return_tensors="pt").to(self.device)
+        with (stage("forward", padded["input_ids"].numel()), torch.inference_mode(),
+              torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16)):
             out = self._model(**padded)
         return out.start_logits.float().cpu().numpy(), out.end_logits.float().cpu().numpy()
 
@@ -189,7 +195,8 @@ class ExtractiveReader:
         self.warm_up()
         if not passages:
             return []
-        enc = self.encode(questions, passages)
+        with stage("tokenise"):
+            enc = self.encode(questions, passages)
         sample_map = enc["overflow_to_sample_mapping"]
         offsets = enc["offset_mapping"]
         order = sorted(range(len(sample_map)), key=lambda w: len(enc["input_ids"][w]))  # little padding per batch
@@ -206,22 +213,23 @@ class ExtractiveReader:
                 start_logits[w] = starts[r, :n]
                 end_logits[w] = ends[r, :n]
 
-        # A passage's no-answer score is its lowest over windows; its spans are judged against that.
-        window_spans: list[list] = [[] for _ in passages]
-        null_min: list[float] = [math.inf] * len(passages)
-        for w, p in enumerate(sample_map):
-            mask = np.array([s == 1 for s in enc.sequence_ids(w)])
-            starts, ends = word_bounds(passages[p], offsets[w], mask)
-            window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n,
-                                          starts, ends, line_numbers(passages[p], offsets[w]))
-            null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
-        result = []
-        for p, spans in enumerate(window_spans):
-            best: dict[tuple[int, int], float] = {}  # windows overlap: the same span may come from two
-            for s in spans:
-                key = (s.start_char, s.end_char)
-                best[key] = max(best.get(key, -math.inf), s.span_score)
-            ranked = sorted(best.items(), key=lambda kv: -kv[1])[:top_n]
-            result.append([SpanAnswer(p, a, e, passages[p][a:e], score - null_min[p], score, null_min[p])
-                           for (a, e), score in ranked])
-        return result
+        with stage("decode"):
+            # A passage's no-answer score is its lowest over windows; its spans are judged against that.
+            window_spans: list[list] = [[] for _ in passages]
+            null_min: list[float] = [math.inf] * len(passages)
+            for w, p in enumerate(sample_map):
+                mask = np.array([s == 1 for s in enc.sequence_ids(w)])
+                starts, ends = word_bounds(passages[p], offsets[w], mask)
+                window_spans[p] += best_spans(start_logits[w], end_logits[w], offsets[w], mask, self.max_answer_tokens, top_n,
+                                              starts, ends, line_numbers(passages[p], offsets[w]))
+                null_min[p] = min(null_min[p], float(start_logits[w][0] + end_logits[w][0]))
+            result = []
+            for p, spans in enumerate(window_spans):
+                best: dict[tuple[int, int], float] = {}  # windows overlap: the same span may come from two
+                for s in spans:
+                    key = (s.start_char, s.end_char)
+                    best[key] = max(best.get(key, -math.inf), s.span_score)
+                ranked = sorted(best.items(), key=lambda kv: -kv[1])[:top_n]
+                result.append([SpanAnswer(p, a, e, passages[p][a:e], score - null_min[p], score, null_min[p])
+                               for (a, e), score in ranked])
+            return result

@@ -12,6 +12,7 @@ from qa.corpus.chunking import Passage
 from qa.search.embedding import Embedder
 from qa.search.store import PassageIndex
 from qa.settings import MODES, Mode, Settings
+from qa.timing import stage
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,19 @@ class Retriever:
 
     def dense(self, query: str, k: int) -> list[tuple[int, float]]:
         """Passage cosine and best-sentence cosine, mixed; best first."""
-        passage, sentence = self.index.dense.scores(self.embedder.embed([query])[0], max(k, self.fusion.candidates))
-        return mix_dense(passage, sentence, self.fusion.dense_sentence_weight)[:k]
+        with stage("embed"):
+            vector = self.embedder.embed([query])[0]
+        with stage("faiss"):
+            passage, sentence = self.index.dense.scores(vector, max(k, self.fusion.candidates))
+        with stage("fusion"):
+            return mix_dense(passage, sentence, self.fusion.dense_sentence_weight)[:k]
 
     def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25 of the passage and of its best sentence, each over the query's best, mixed (0..1)."""
-        passage, sentence = self.index.lexical.scores(query, max(k, self.fusion.candidates))
-        return mix_lexical(passage, sentence, self.fusion.sentence_weight)[:k]
+        with stage("bm25"):
+            passage, sentence = self.index.lexical.scores(query, max(k, self.fusion.candidates))
+        with stage("fusion"):
+            return mix_lexical(passage, sentence, self.fusion.sentence_weight)[:k]
 
     def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
         passages = self.index.passages
@@ -61,8 +68,9 @@ class Retriever:
         n = max(k, self.fusion.candidates)
         dense = dict(self.dense(query, n))
         lexical = dict(self.lexical(query, n))
-        fused = fuse(dense, lexical, self.fusion.lexical_weight)
-        return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]
+        with stage("fusion"):
+            fused = fuse(dense, lexical, self.fusion.lexical_weight)
+            return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]
 
 
 def mix_dense(passage: dict[int, float], sentence: dict[int, float], sentence_weight: float) -> list[tuple[int, float]]:
