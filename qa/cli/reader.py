@@ -149,6 +149,83 @@ def reader_calibrate(
         typer.echo(f"policy written to {write_policy(settings.reader_dir, result)}")
 
 
+@reader_app.command("decide")
+def reader_decide(
+    rows: Annotated[Path, typer.Option(help="rows file (.json.gz): read if it exists, else gathered with --model and written")],
+    data: Annotated[Optional[list[Path]], typer.Option("--data", help="decision set: held-out SQuAD-format file (repeat)")] = None,
+    policy_data: Annotated[Optional[list[Path]], typer.Option("--policy-data", help="held-out file(s) the no-answer policy is fitted on (repeat)")] = None,
+    model: Annotated[Optional[Path], typer.Option(help="reader folder (QA_READER_DIR)")] = None,
+    limit: Annotated[int, typer.Option(help="a seeded sample of this many decision questions (0 = all)")] = 0,
+    policy_limit: Annotated[int, typer.Option(help="a seeded sample of this many policy questions (0 = all)")] = 0,
+    foreign: Annotated[Optional[list[Path]], typer.Option(help="file(s) of other articles' questions, asked of the policy set as out-of-corpus")] = None,
+    foreign_share: Annotated[float, typer.Option(help="out-of-corpus questions per policy question")] = 0.15,
+    removed_share: Annotated[float, typer.Option(help="share of the policy set's paragraphs left out of its index")] = 0.1,
+    seed: Annotated[int, typer.Option()] = 7,
+    prior: Annotated[Optional[list[float]], typer.Option("--prior", help="share of unanswerable questions to fit and report at (repeat; default 0.25 and 0.5)")] = None,
+    against: Annotated[Optional[Path], typer.Option(help="the baseline's rows file: report candidate minus baseline with paired intervals")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="write the figures as JSON here")] = None,
+    write_prior: Annotated[Optional[float], typer.Option(help="store the policy fitted at this prior in the reader's qa_config.json")] = None,
+) -> None:
+    """Judge a reader through the whole pipeline on a held-out decision set: F1, HasAns F1 and NoAns accuracy
+    with 95% bootstrap intervals, its policy fitted on another held-out set at each prior (docs/BENCHMARKS.md)."""
+    quiet_libraries()
+    from qa.evaluation.squad import load_many
+    from qa.training import decide as d
+    from qa.training.calibrate import write_policy
+
+    priors = tuple(prior) if prior else d.PRIORS
+    if write_prior is not None and write_prior not in priors:
+        priors = priors + (write_prior,)
+    settings = load_settings(reader_dir=model)
+    if rows.exists():
+        parts, meta = d.load_rows(rows)
+    else:
+        if not data or not policy_data:
+            fail(f"{rows} does not exist: give --data and --policy-data to gather it")
+        require_files(list(data) + list(policy_data) + list(foreign or []))
+        from qa.reader.extractive import ExtractiveReader
+        from qa.search.embedding import Embedder
+
+        reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+        with user_errors():
+            reader.warm_up()
+        embedder = Embedder.from_settings(settings)
+        with user_errors():
+            parts = {
+                "policy": d.gather(reader, embedder, load_many([str(p) for p in policy_data]), settings, policy_limit,
+                                   removed_share=removed_share, foreign=load_many([str(p) for p in foreign]) if foreign else None,
+                                   foreign_share=foreign_share, seed=seed),
+                "decision": d.gather(reader, embedder, load_many([str(p) for p in data]), settings, limit, seed=seed),
+            }
+        meta = {"model": str(settings.reader_dir), "data": [str(p) for p in data], "policy_data": [str(p) for p in policy_data],
+                "foreign": [str(p) for p in foreign or []], "foreign_share": foreign_share, "removed_share": removed_share,
+                "limit": limit, "policy_limit": policy_limit, "seed": seed, "runtime": reader.runtime_used,
+                "top_k": settings.top_k}
+        d.save_rows(rows, parts, meta)
+        typer.echo(f"rows written to {rows}")
+    base = d.load_rows(against)[0] if against else None
+    result: dict = {"rows": str(rows), "meta": meta, "against": str(against) if against else None, "priors": {}}
+    for p in priors:
+        policy = d.fit(parts["policy"], prior=p)
+        o = d.outcome(parts["decision"], policy)
+        fig = d.report(o, p)
+        entry = {"policy": policy.to_config(), "decision": fig}
+        line = "  ".join(f"{k} {v['value']:5.1f} [{v['ci95'][0]:.1f}, {v['ci95'][1]:.1f}]" for k, v in fig.items() if isinstance(v, dict))
+        typer.echo(f"prior {p:.2f}: {line}  (n={fig['answerable']}+{fig['unanswerable']})")
+        if base is not None:
+            bo = d.outcome(base["decision"], d.fit(base["policy"], prior=p))
+            entry["versus_baseline"] = cmp = d.compare(bo, o, p)
+            typer.echo("  minus baseline: " + "  ".join(
+                f"{k} {v['difference']:+5.1f} [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" for k, v in cmp.items()))
+        result["priors"][str(p)] = entry
+        if write_prior is not None and p == write_prior:
+            typer.echo(f"policy at prior {p} written to {write_policy(settings.reader_dir, {'policy': policy.to_config(), 'tune': {'prior': p}, 'report': fig, 'report_reader_threshold_only': None, 'data': meta})}")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2))
+        typer.echo(f"written {out}")
+
+
 @reader_app.command("verifier")
 def reader_verifier(
     data: Annotated[list[Path], typer.Option("--data", help="SQuAD-format training file (repeat)")],

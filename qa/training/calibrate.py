@@ -91,29 +91,45 @@ def collect(pipeline: AnswerPipeline, examples: list[QAExample], progress: bool 
     return rows
 
 
-def fit(rows: list[Row]) -> NoAnswerPolicy:
+def prior_weights(rows: list[Row], prior: float | None) -> np.ndarray:
+    """Row weights under which unanswerable questions make up ``prior`` of the traffic (None: as they come).
+    Every row is kept: answerable and unanswerable rows are only weighed differently."""
+    no = np.array([not r.example.answers for r in rows])
+    if prior is None or no.all() or not no.any():
+        return np.ones(len(rows))
+    return np.where(no, prior / no.sum(), (1.0 - prior) / (~no).sum()) * len(rows)
+
+
+def fit(rows: list[Row], prior: float | None = None) -> NoAnswerPolicy:
+    """The logistic policy and its F1-maximising cutoff, fitted with the rows weighed to ``prior``
+    unanswerable (``prior_weights``)."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.array([r.features for r in rows])
     y = np.array([1 if r.f1 >= 0.5 else 0 for r in rows])
     if len(set(y)) < 2:
         raise ValueError("need both right and wrong top answers to fit the no-answer model")
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
-    base = NoAnswerPolicy(tuple(float(w) for w in lr.coef_[0]), float(lr.intercept_[0]), 0.5)
+    w = prior_weights(rows, prior)
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x, y, sample_weight=w)
+    base = NoAnswerPolicy(tuple(float(v) for v in lr.coef_[0]), float(lr.intercept_[0]), 0.5)
     answered = [r.answered_by(base) for r in rows]
     probs, f1s = [p for p, _ in answered], [f for _, f in answered]
     best_cut, best = 0.5, -1.0
     for cut in sorted(set(round(p, 4) for p in probs)) + [1.01]:
-        f1 = f1_at(rows, probs, cut, f1s)
+        f1 = f1_at(rows, probs, cut, f1s, w)
         if f1 > best:
             best, best_cut = f1, cut
     return NoAnswerPolicy(base.weights, base.bias, float(best_cut))
 
 
-def f1_at(rows: list[Row], probs: list[float], cutoff: float, f1s: list[float] | None = None) -> float:
-    """SQuAD F1 of answering where ``probs`` reach ``cutoff``: with ``f1s`` (the answers given) or each row's own."""
+def f1_at(rows: list[Row], probs: list[float], cutoff: float, f1s: list[float] | None = None,
+          weights: np.ndarray | None = None) -> float:
+    """SQuAD F1 of answering where ``probs`` reach ``cutoff``: with ``f1s`` (the answers given) or each row's own,
+    each row counted with its weight (all 1 unless given)."""
     f1s = f1s if f1s is not None else [r.f1 for r in rows]
-    return 100.0 * sum(f if p >= cutoff else r.null_f1 for r, p, f in zip(rows, probs, f1s)) / max(1, len(rows))
+    w = weights if weights is not None else np.ones(len(rows))
+    scores = [f if p >= cutoff else r.null_f1 for r, p, f in zip(rows, probs, f1s)]
+    return 100.0 * float(np.dot(w, scores)) / max(1e-9, float(w.sum()))
 
 
 def summarise(rows: list[Row], policy: NoAnswerPolicy) -> dict:
