@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     max_passage_chars: int = Field(default=4000, ge=200,
                                    description="no passage is longer, even text without spaces (split by characters)")
     max_document_bytes: int = Field(default=2_000_000, ge=1000, description="a longer document is rejected (UTF-8 bytes)")
+    max_content_bytes: int = Field(default=20_000_000, ge=1000,
+                                   description="a web page, feed or PDF as published may be this large (its text: "
+                                               "max_document_bytes)")
+    fetch_timeout_seconds: float = Field(default=20.0, gt=0.0, description="`qa ingest URL`: connect and read time-out")
+    fetch_max_redirects: int = Field(default=5, ge=0, le=20, description="`qa ingest URL`: redirects followed")
+    feed_poll_seconds: float = Field(default=300.0, gt=0.0, description="`qa ingest --feed URL --watch`: seconds between polls")
     max_documents_per_request: int = Field(default=MAX_DOCUMENTS_PER_REQUEST, ge=1, le=MAX_DOCUMENTS_PER_REQUEST,
                                            description="documents in one POST /api/documents")
     api_token: SecretStr | None = Field(default=None, description="bearer token for the write routes; unset: writes are off")
@@ -67,6 +73,8 @@ class Settings(BaseSettings):
 
     # reading
     max_answers: int = Field(default=3, ge=1, le=MAX_ANSWERS)
+    recent_margin: float = Field(default=0.1, ge=0.0, le=1.0,
+                                 description='order "recent": answers within this of the best score come newest first')
     spans_per_passage: int = Field(default=2, ge=1, le=10, description="spans the reader proposes per passage")
     reader_max_length: int = Field(default=256, ge=32, le=512, description="tokens per reader window")
     reader_stride: int = Field(default=64, ge=0, description="tokens shared by consecutive windows of a long passage")

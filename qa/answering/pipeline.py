@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from qa.answering.no_answer import NoAnswerPolicy, features
 from qa.answering.verifier import AnswerVerifier, Proposal
 from qa.reader.extractive import ExtractiveReader, ReaderNotFound, SpanAnswer
 from qa.search.embedding import Embedder
+from qa.corpus.documents import Origin
+from qa.search.filters import Filter
 from qa.search.retriever import FusionParams, Hit, Retriever
 from qa.search.store import PassageIndex
 from qa.settings import Mode, Settings
@@ -23,6 +26,15 @@ class Citation:
     end: int
     passage: str
     passage_start: int
+    url: str | None = None  # where and when the article was published, as far as it says
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+    page: int | None = None  # the PDF page the answer starts on
+    other_sources: tuple[Origin, ...] = ()  # other places the identical text was published
+
+
+Order = Literal["score", "recent"]
 
 
 @dataclass
@@ -121,14 +133,27 @@ def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
     return kept
 
 
+def newest_first(answers: list[Answer], margin: float) -> list[Answer]:
+    """Answers (best first) whose score is within ``margin`` of the best, newest article first (undated
+    last); the rest after them, by score."""
+    if not answers:
+        return answers
+    bar = max(a.score for a in answers) - margin
+    close = [a for a in answers if a.score >= bar]
+    rest = [a for a in answers if a.score < bar]
+    close.sort(key=lambda a: max((c.published or "" for c in a.citations), default=""), reverse=True)
+    return close + rest
+
+
 class AnswerPipeline:
     """Joins a retriever, a reader and (when the policy weighs its logit) a verifier; holds no state
     beyond the components it was given."""
 
     def __init__(self, retriever: Retriever, reader: ExtractiveReader, *, top_k: int, max_answers: int, mode: Mode,
                  spans_per_passage: int, policy: NoAnswerPolicy | None = None,
-                 verifier: AnswerVerifier | None = None) -> None:
+                 verifier: AnswerVerifier | None = None, recent_margin: float = 0.1) -> None:
         self.retriever = retriever
+        self.recent_margin = recent_margin  # order="recent": answers this close to the best count as tied
         self.reader = reader
         self.policy = policy or policy_for_reader(reader)
         if self.policy.uses_verifier and verifier is None:
@@ -161,7 +186,8 @@ class AnswerPipeline:
         if verifier is not None:
             verifier.warm_up()
         kwargs = dict(top_k=settings.top_k, max_answers=settings.max_answers, mode=settings.retrieval_mode,
-                      spans_per_passage=settings.spans_per_passage, policy=policy, verifier=verifier)
+                      spans_per_passage=settings.spans_per_passage, policy=policy, verifier=verifier,
+                      recent_margin=settings.recent_margin)
         kwargs.update(overrides)
         return cls(retriever, reader, **kwargs)
 
@@ -170,14 +196,25 @@ class AnswerPipeline:
         r = self.retriever
         return AnswerPipeline(Retriever(index, r.embedder, r.fusion), self.reader, top_k=self.top_k,
                               max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
-                              policy=self.policy, verifier=self.verifier)
+                              policy=self.policy, verifier=self.verifier, recent_margin=self.recent_margin)
+
+    def _with_sources(self, answer: Answer) -> Answer:
+        """The answer with each citation saying where and when its article was published (and its page)."""
+        documents = self.retriever.index.documents
+        cites = []
+        for c in answer.citations:
+            d = documents.get(c.doc_id)
+            cites.append(c if d is None else replace(c, url=d.url, published=d.published, source=d.source,
+                                                       author=d.author, page=d.page_of(c.start),
+                                                       other_sources=d.other_sources))
+        return Answer(answer.text, answer.score, cites)
 
     def candidates(self, question: str, top_k: int | None = None, mode: Mode | None = None,
-                   deadline: float | None = None) -> list[Candidate]:
-        """Retrieve, read every passage in one batched pass, verify the proposed spans (with a
-        verifier) in another, and describe each span. Past ``deadline`` (``time.monotonic()``) the
-        work stops with ``TimeUp``."""
-        hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode)
+                   deadline: float | None = None, where: Filter | None = None) -> list[Candidate]:
+        """Retrieve (among the articles ``where`` admits), read every passage in one batched pass, verify
+        the proposed spans (with a verifier) in another, and describe each span. Past ``deadline``
+        (``time.monotonic()``) the work stops with ``TimeUp``."""
+        hits = self.retriever.search(question, top_k or self.top_k, mode or self.mode, where)
         spans = self.reader.read(question, [h.passage.text for h in hits], top_n=self.spans_per_passage,
                                  deadline=deadline)
         proposed = [(hit, s) for hit, passage_spans in zip(hits, spans) for s in passage_spans]
@@ -197,13 +234,19 @@ class AnswerPipeline:
             return out
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
-            mode: Mode | None = None, deadline: float | None = None) -> AskResult:
+            mode: Mode | None = None, deadline: float | None = None, where: Filter | None = None,
+            order: Order = "score") -> AskResult:
+        """Answers best first; with ``where``, read from the articles it admits only; with ``order="recent"``,
+        answers within ``recent_margin`` of the best score come newest article first."""
         t0 = time.perf_counter()
         question = question.strip()
-        candidates = self.candidates(question, top_k, mode, deadline)
+        candidates = self.candidates(question, top_k, mode, deadline, where)
         with stage("no_answer"):
             scored = [(c, self.policy.probability(c.features)) for c in candidates]
             kept = [(c, p) for c, p in scored if p >= self.policy.cutoff]  # below it "not found" is the better bet
         with stage("merge"):
-            answers = merge_answers(kept)[: max_answers or self.max_answers]
+            answers = [self._with_sources(a) for a in merge_answers(kept)]
+            if order == "recent":
+                answers = newest_first(answers, self.recent_margin)
+            answers = answers[: max_answers or self.max_answers]
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)

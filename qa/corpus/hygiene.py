@@ -5,15 +5,22 @@ A document is refused with a reason a person can act on, never half-taken:
   whitespace, no control characters, not ``.`` or ``..``); ids made from file names are made safe instead;
 - its title, when given, must be text (a blank one means "use the first line");
 - its text must be text: no NUL or other control characters (binary files), not over the size limit,
-  and not empty once scrape leftovers are removed.
+  and not empty once scrape leftovers are removed;
+- its metadata, each part optional: ``url`` an absolute http(s) URL (the chat page links to it, so no
+  ``javascript:``), ``published`` a date (ISO 8601, or RFC 2822 as feeds and HTTP write it), ``source`` and
+  ``author`` short text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
-from qa.limits import MAX_DOC_ID_CHARS, MAX_TITLE_CHARS
+from qa.limits import MAX_DOC_ID_CHARS, MAX_SOURCE_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS
 
 # Characters an id may hold: letters and digits of any script, and a few marks that need no care in a URL path.
 _ID = re.compile(r"^[\w.\-:~@+,=()\[\]]+$")
@@ -71,3 +78,80 @@ def check_text(raw: object, max_bytes: int) -> str:
 
 def _control_characters(text: str) -> int:
     return sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in _ALLOWED_CONTROLS)
+
+
+def url_id(url: str) -> str:
+    """The id of a document known by its URL: host and path made safe, so that the same URL always
+    names the same document (ingesting it again updates it). A long URL keeps its start and a hash."""
+    parts = urlsplit(url)
+    readable = safe_id(parts.netloc + parts.path.rstrip("/") + ("?" + parts.query if parts.query else ""))
+    if len(readable) <= 80:
+        return readable
+    return readable[:60].rstrip("_") + "-" + hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+def check_url(raw: object) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise BadDocument(f"'url' must be text, not {type(raw).__name__}")
+    raw = raw.strip()
+    if not raw:
+        return None
+    if len(raw) > MAX_URL_CHARS:
+        raise BadDocument(f"'url' is longer than {MAX_URL_CHARS} characters")
+    parts = urlsplit(raw)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or _control_characters(raw) or " " in raw:
+        raise BadDocument("'url' must be an absolute http:// or https:// URL")
+    return raw
+
+
+def check_published(raw: object) -> str | None:
+    """A publication date or time as ISO 8601: ``2023-07-10``, or ``2023-07-10T08:30:00+07:00`` with the
+    offset it was given (its calendar day is the day the publisher printed). RFC 2822 dates are read too."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise BadDocument(f"'published' must be text (an ISO 8601 date), not {type(raw).__name__}")
+    text = raw.strip()
+    if not text:
+        return None
+    parsed = parse_date(text)
+    if parsed is None:
+        raise BadDocument(f"'published' is not a date: {text[:60]!r} (use ISO 8601, e.g. 2023-07-10 or "
+                          "2023-07-10T08:30:00+07:00)")
+    return parsed
+
+
+def parse_date(text: str) -> str | None:
+    """``text`` as a normalised ISO 8601 date or date-time, or None when it is not one."""
+    value: date | datetime | None = None
+    if len(text) == 10:
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            pass
+    if value is None:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                value = parsedate_to_datetime(text)
+            except (TypeError, ValueError, IndexError):
+                return None
+    if not 1000 <= value.year <= 9999:
+        return None
+    return value.isoformat()
+
+
+def check_meta_text(raw: object, key: str) -> str | None:
+    """``source`` or ``author``: short text, or None when absent or blank."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise BadDocument(f"'{key}' must be text, not {type(raw).__name__}")
+    if _control_characters(raw):
+        raise BadDocument(f"'{key}' holds control characters")
+    if len(raw) > MAX_SOURCE_CHARS:
+        raise BadDocument(f"'{key}' is longer than {MAX_SOURCE_CHARS} characters")
+    return " ".join(raw.split()) or None

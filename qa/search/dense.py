@@ -19,6 +19,17 @@ def _flat(vectors: np.ndarray, dim: int) -> faiss.Index:
     return index
 
 
+def _search(index: faiss.Index, query: np.ndarray, k: int, ids: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``k`` of ``index``, or of its rows ``ids`` alone (a FAISS ID selector: the search itself
+    skips the others, so the top ``k`` are the best allowed ones)."""
+    if ids is None:
+        return index.search(query, min(k, index.ntotal))
+    if not len(ids):
+        return np.zeros((1, 0), dtype=np.float32), np.zeros((1, 0), dtype=np.int64)
+    params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(ids.astype(np.int64)))
+    return index.search(query, min(k, len(ids)), params=params)
+
+
 class DenseStore:
     """Passage vectors, and sentence vectors numbered as ``passage_sentences`` numbers them (``owner[i]``
     is the passage of sentence ``i``, sorted). ``sentences`` is None only for a snapshot written before
@@ -53,21 +64,24 @@ class DenseStore:
         lo, hi = (int(x) for x in np.searchsorted(self.owner, [passage_id, passage_id + 1]))
         return self.sentences.reconstruct_n(lo, hi - lo) if hi > lo else np.zeros((0, self.dim), dtype=np.float32)
 
-    def scores(self, query: np.ndarray, k: int) -> tuple[dict[int, float], dict[int, float]]:
+    def scores(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+               ) -> tuple[dict[int, float], dict[int, float]]:
         """Cosine of the passage and of its best sentence, for the top ``k`` passages of either kind.
 
         Both are exact for every candidate, so that mixing them compares like with like. The second
-        dict is empty for a snapshot without sentence vectors.
+        dict is empty for a snapshot without sentence vectors. ``allowed`` (a mask over passages): FAISS
+        searches only those passages and their sentences.
         """
         n = self.passages.ntotal
         if not n:
             return {}, {}
-        scores, ids = self.passages.search(query.reshape(1, -1), min(k, n))
+        q = query.reshape(1, -1)
+        scores, ids = _search(self.passages, q, k, None if allowed is None else np.flatnonzero(allowed))
         passage = {int(i): float(s) for i, s in zip(ids[0], scores[0]) if i >= 0}
         if self.sentences is None or not self.sentences.ntotal:
             return passage, {}
         best: dict[int, float] = {}
-        scores, ids = self.sentences.search(query.reshape(1, -1), min(3 * k, self.sentences.ntotal))
+        scores, ids = _search(self.sentences, q, 3 * k, None if allowed is None else np.flatnonzero(allowed[self.owner]))
         for i, score in zip(ids[0], scores[0]):
             if i >= 0:
                 p = int(self.owner[i])

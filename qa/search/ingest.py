@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)  # asked to delete, but not in the index
+    merged: list[tuple[str, str]] = field(default_factory=list)  # (id, into): identical text kept once, with both sources
     errors: list[str] = field(default_factory=list)  # what could not be loaded, and why
     embedded_passages: int = 0
     embedded_sentences: int = 0
@@ -81,10 +82,12 @@ def write(index_dir: Path, config: IndexConfig, upserts: Iterable[Document] = ()
 
 
 def ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_document_bytes: int, rebuild: bool = False,
-           progress: bool = False, on_wait: Callable[[dict], None] | None = None) -> IngestReport:
+           progress: bool = False, on_wait: Callable[[dict], None] | None = None,
+           max_content_bytes: int | None = None) -> IngestReport:
     """Add the articles under ``paths``; what cannot be loaded is reported in ``errors`` and the rest goes in.
     Documents not named in ``paths`` stay as they are."""
-    return ingest_loaded(load_documents(paths, max_document_bytes), index_dir, config, rebuild, progress, on_wait)
+    return ingest_loaded(load_documents(paths, max_document_bytes, max_content_bytes), index_dir, config, rebuild,
+                         progress, on_wait)
 
 
 def ingest_loaded(loaded: LoadResult, index_dir: Path, config: IndexConfig, rebuild: bool = False,
@@ -116,16 +119,19 @@ def _write_locked(index_dir: Path, config: IndexConfig, upserts: list[Document],
         else:
             report.deleted.append(doc_id)
     reuse: set[str] = set(docs) if same_chunking else set()
-    for d in upserts:
+    for d in _placed(docs, upserts, report):
         if old and d.doc_id in old.documents and d.doc_id in docs:
             if old.manifest.documents.get(d.doc_id) == d.content_hash and same_chunking:
-                report.unchanged.append(d.doc_id)
+                if d.doc_id not in report.unchanged:
+                    report.unchanged.append(d.doc_id)
                 continue
-            report.updated.append(d.doc_id)
-        else:
+            if d.doc_id not in report.updated:
+                report.updated.append(d.doc_id)
+        elif d.doc_id not in report.added:
             report.added.append(d.doc_id)
+        if d.text != old_text(old, d.doc_id):  # a change of title or metadata alone keeps the vectors
+            reuse.discard(d.doc_id)
         docs[d.doc_id] = d
-        reuse.discard(d.doc_id)
     if old and not same_chunking:
         log.info("chunking settings changed: re-embedding every document")
     upgrade = old is not None and old.dense.sentences is None  # a snapshot from before sentence vectors
@@ -163,6 +169,47 @@ def _write_locked(index_dir: Path, config: IndexConfig, upserts: list[Document],
     index.save(index_dir)
     cache.clear()
     return report, index
+
+
+def old_text(old: PassageIndex | None, doc_id: str) -> str | None:
+    doc = old.documents.get(doc_id) if old is not None else None
+    return doc.text if doc is not None else None
+
+
+def _placed(docs: dict[str, Document], upserts: list[Document], report: IngestReport) -> Iterator[Document]:
+    """The upserts as they go into ``docs``, one by one (the caller puts each in ``docs`` before the next):
+
+    - a URL names its document: an upsert with the URL of a document under another id updates that
+      document, and a URL listed among another document's other sources leaves that list;
+    - identical text is stored once: an upsert with the text of another document becomes one more source
+      of that document (``report.merged``); its own id, if it held other text, is removed.
+    """
+    urls = {d.url: d.doc_id for d in docs.values() if d.url}
+    also = {o.url: d.doc_id for d in docs.values() for o in d.other_sources if o.url}
+    texts = {d.text_hash: d.doc_id for d in docs.values()}
+    for d in upserts:
+        if d.url and urls.get(d.url, d.doc_id) != d.doc_id:
+            d = replace(d, doc_id=urls[d.url])
+        holder = also.get(d.url) if d.url else None
+        if holder in docs and holder != d.doc_id and docs[holder].text_hash != d.text_hash:
+            docs[holder] = docs[holder].without_url(d.url)  # that copy now says something else
+            del also[d.url]
+        previous = docs.get(d.doc_id)
+        if previous is not None:
+            texts.pop(previous.text_hash, None)
+            if previous.url:
+                urls.pop(previous.url, None)
+        twin = texts.get(d.text_hash)
+        if twin is not None:
+            if docs.pop(d.doc_id, None) is not None:
+                report.deleted.append(d.doc_id)
+            report.merged.append((d.doc_id, twin))
+            d = docs[twin].with_copy(d)
+            also.update({o.url: twin for o in d.other_sources if o.url})
+        texts[d.text_hash] = d.doc_id
+        if d.url:
+            urls[d.url] = d.doc_id
+        yield d
 
 
 def _sentence_vectors(passages: list[Passage], was: dict[int, int], old: PassageIndex | None, embedder: Embedder,

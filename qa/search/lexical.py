@@ -54,14 +54,17 @@ class BM25:
             lex.tokenizer.load_vocab(str(folder))
         return lex
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(text position, BM25 score) best first; only texts sharing a word with the query."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(text position, BM25 score) best first; only texts sharing a word with the query, and only
+        those ``allowed`` (a mask over texts) when given: the others score 0 before the top ``k`` are taken."""
         if not self.size:
             return []
         ids = self.tokenizer.tokenize([query], return_as="ids", update_vocab=False, show_progress=False)
         if not ids or not ids[0]:
             return []
-        docs, scores = self.model.retrieve(ids, k=min(k, self.size), show_progress=False, n_threads=1)
+        mask = None if allowed is None else allowed.astype(np.float32)
+        docs, scores = self.model.retrieve(ids, k=min(k, self.size), show_progress=False, n_threads=1,
+                                           weight_mask=mask)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
 
@@ -87,11 +90,12 @@ class LexicalStore:
         texts, owner = passage_sentences(passages)
         return cls(BM25.build([p.text for p in passages], **params), BM25.build(texts, **params), owner)
 
-    def scores(self, query: str, k: int) -> tuple[dict[int, float], dict[int, float]]:
-        """BM25 of the top ``k`` passages, and of the best sentence of the passages of the top ``3k`` sentences."""
-        passage = dict(self.passages.search(query, k))
+    def scores(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[dict[int, float], dict[int, float]]:
+        """BM25 of the top ``k`` passages, and of the best sentence of the passages of the top ``3k`` sentences;
+        among the ``allowed`` passages (a mask) alone, when given."""
+        passage = dict(self.passages.search(query, k, allowed))
         best: dict[int, float] = {}
-        for i, score in self.sentences.search(query, 3 * k):
+        for i, score in self.sentences.search(query, 3 * k, None if allowed is None else allowed[self.owner]):
             p = int(self.owner[i])
             best[p] = max(best.get(p, 0.0), score)
         return passage, best

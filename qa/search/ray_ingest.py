@@ -27,9 +27,9 @@ from qa.search.store import PassageIndex
 log = logging.getLogger(__name__)
 
 
-def _load_row(row: dict, max_bytes: int) -> dict:
-    part = load_file(Path(row["path"]), max_bytes)
-    docs = [[d.doc_id, d.title, d.text] for d in part.documents]
+def _load_row(row: dict, max_bytes: int, max_content_bytes: int | None) -> dict:
+    part = load_file(Path(row["path"]), max_bytes, max_content_bytes)
+    docs = [d.record() for d in part.documents]
     return {"n": row["n"], "path": row["path"], "docs": json.dumps(docs), "errors": json.dumps(part.errors)}
 
 
@@ -61,7 +61,7 @@ class _EmbedActor:
                 "vector": self.embedder.embed(texts)}
 
 
-def load_distributed(paths: list[Path], max_bytes: int) -> LoadResult:
+def load_distributed(paths: list[Path], max_bytes: int, max_content_bytes: int | None = None) -> LoadResult:
     """``load_documents`` with the files read and cleaned by Ray tasks (same documents, same errors)."""
     import ray
 
@@ -69,10 +69,10 @@ def load_distributed(paths: list[Path], max_bytes: int) -> LoadResult:
     if not files:
         return LoadResult(errors=missing)
     rows = (ray.data.from_items([{"n": n, "path": str(f)} for n, f in enumerate(files)])
-            .map(_load_row, fn_kwargs={"max_bytes": max_bytes}).take_all())
+            .map(_load_row, fn_kwargs={"max_bytes": max_bytes, "max_content_bytes": max_content_bytes}).take_all())
     parts = []
     for row in sorted(rows, key=lambda r: r["n"]):
-        docs = [Document(*d) for d in json.loads(row["docs"])]
+        docs = [Document.from_record(d) for d in json.loads(row["docs"])]
         parts.append((Path(row["path"]), LoadResult(docs, json.loads(row["errors"]))))
     return combine(parts, missing)
 
@@ -115,12 +115,12 @@ def _to_embed(docs: list[Document], index_dir: Path, config: IndexConfig, rebuil
 
 def ray_ingest(paths: list[Path], index_dir: Path, config: IndexConfig, max_document_bytes: int,
                address: str | None = None, embed_actors: int = 0, rebuild: bool = False, progress: bool = False,
-               on_wait=None) -> IngestReport:
+               on_wait=None, max_content_bytes: int | None = None) -> IngestReport:
     """``ingest`` on a Ray cluster (``address``, or a local Ray started for the run): same index, same report."""
     t0 = time.perf_counter()
     with ray_session(address) as ray:
         ray.data.DataContext.get_current().enable_progress_bars = progress
-        loaded = load_distributed(paths, max_document_bytes)
+        loaded = load_distributed(paths, max_document_bytes, max_content_bytes)
         embedded = (0, 0)
         todo = _to_embed(loaded.documents, Path(index_dir), config, rebuild)
         if todo:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from qa.corpus.chunking import Passage
 from qa.search.embedding import Embedder
+from qa.search.filters import Filter
 from qa.search.store import PassageIndex
 from qa.settings import MODES, Mode, Settings
 from qa.timing import stage
@@ -41,33 +44,38 @@ class Retriever:
         self.embedder = embedder
         self.fusion = fusion
 
-    def dense(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Passage cosine and best-sentence cosine, mixed; best first."""
+    def dense(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Passage cosine and best-sentence cosine, mixed; best first (among ``allowed`` passages, a mask)."""
         with stage("embed"):
             vector = self.embedder.embed([query])[0]
         with stage("faiss"):
-            passage, sentence = self.index.dense.scores(vector, max(k, self.fusion.candidates))
+            passage, sentence = self.index.dense.scores(vector, max(k, self.fusion.candidates), allowed)
         with stage("fusion"):
             return mix_dense(passage, sentence, self.fusion.dense_sentence_weight)[:k]
 
-    def lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+    def lexical(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """BM25 of the passage and of its best sentence, each over the query's best, mixed (0..1)."""
         with stage("bm25"):
-            passage, sentence = self.index.lexical.scores(query, max(k, self.fusion.candidates))
+            passage, sentence = self.index.lexical.scores(query, max(k, self.fusion.candidates), allowed)
         with stage("fusion"):
             return mix_lexical(passage, sentence, self.fusion.sentence_weight)[:k]
 
-    def search(self, query: str, k: int, mode: Mode) -> list[Hit]:
-        passages = self.index.passages
-        if mode == "dense":
-            return [Hit(passages[i], s, dense_score=s) for i, s in self.dense(query, k)]
-        if mode == "lexical":
-            return [Hit(passages[i], s, lexical_score=s) for i, s in self.lexical(query, k)]
-        if mode != "hybrid":
+    def search(self, query: str, k: int, mode: Mode, where: Filter | None = None) -> list[Hit]:
+        """The top ``k`` passages; with ``where``, the top ``k`` of the passages it admits (both stores
+        search only those)."""
+        if mode not in MODES:
             raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        passages = self.index.passages
+        allowed = self.index.allowed(where)
+        if allowed is not None and not allowed.any():
+            return []
+        if mode == "dense":
+            return [Hit(passages[i], s, dense_score=s) for i, s in self.dense(query, k, allowed)]
+        if mode == "lexical":
+            return [Hit(passages[i], s, lexical_score=s) for i, s in self.lexical(query, k, allowed)]
         n = max(k, self.fusion.candidates)
-        dense = dict(self.dense(query, n))
-        lexical = dict(self.lexical(query, n))
+        dense = dict(self.dense(query, n, allowed))
+        lexical = dict(self.lexical(query, n, allowed))
         with stage("fusion"):
             fused = fuse(dense, lexical, self.fusion.lexical_weight)
             return [Hit(passages[i], s, dense.get(i), lexical.get(i)) for i, s in fused[:k]]

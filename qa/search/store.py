@@ -27,6 +27,7 @@ from qa.corpus.chunking import Chunking, Passage
 from qa.corpus.documents import Document
 from qa.errors import UserProblem
 from qa.search.dense import DenseStore
+from qa.search.filters import Filter
 from qa.search.lexical import LexicalStore, bm25_params
 
 FORMAT_VERSION = 1
@@ -112,6 +113,13 @@ class PassageIndex:
     def passages_of(self, doc_id: str) -> list[Passage]:
         return [p for p in self.passages if p.doc_id == doc_id]
 
+    def allowed(self, where: Filter | None) -> np.ndarray | None:
+        """Which passages ``where`` lets retrieval see (a mask over passage ids); None when it lets all."""
+        if where is None or not where:
+            return None
+        admitted = {doc_id for doc_id, d in self.documents.items() if where.admits(d)}
+        return np.fromiter((p.doc_id in admitted for p in self.passages), dtype=bool, count=len(self.passages))
+
     # ------------------------------------------------------------ persist
     def save(self, index_dir: Path) -> Path:
         """Write a new snapshot and make it current atomically; old snapshots are removed after."""
@@ -123,7 +131,7 @@ class PassageIndex:
         try:
             with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
                 for d in self.documents.values():
-                    f.write(json.dumps({"doc_id": d.doc_id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n")
+                    f.write(json.dumps(d.record(), ensure_ascii=False) + "\n")
             with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
                 for p in self.passages:
                     f.write(json.dumps({"doc_id": p.doc_id, "start": p.start, "end": p.end}) + "\n")
@@ -212,8 +220,8 @@ class PassageIndex:
         documents: dict[str, Document] = {}
         with open(snap / "documents.jsonl", encoding="utf-8") as f:
             for line in f:
-                d = json.loads(line)
-                documents[d["doc_id"]] = Document(d["doc_id"], d["title"], d["text"])
+                d = Document.from_record(json.loads(line))  # metadata absent in older snapshots: None
+                documents[d.doc_id] = d
         passages: list[Passage] = []
         with open(snap / "passages.jsonl", encoding="utf-8") as f:
             for i, line in enumerate(f):
