@@ -54,6 +54,28 @@ app.add_typer(typer.Typer(cls=_ReaderCommands, no_args_is_help=True,
                           help="Train, evaluate and export the extractive reader."), name="reader")
 
 
+def _print_versions(asked: bool) -> None:
+    """The service's version and that of the reader it would serve (QA_READER_DIR), read without loading it."""
+    if not asked:
+        return
+    from qa.reader import config as reader_config
+    from qa.version import service_version
+
+    reader_dir = load_settings().reader_dir
+    named = reader_config.version(reader_config.read(reader_dir))
+    typer.echo(f"qa-news {service_version()}, reader {named}" if named else
+               f"qa-news {service_version()}, reader in {reader_dir} (its {reader_config.FILE} names no version)")
+    raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_versions, is_eager=True,
+                                          help="print the service's and the reader's versions and exit")] = False,
+) -> None:
+    pass
+
+
 def _say_waiting(owner: dict) -> None:
     from qa.search.lock import describe
 

@@ -265,16 +265,17 @@ def reader_export(
     model: Annotated[Path, typer.Option("--from", help="trained model folder (e.g. runs/x/final)")],
     out: Annotated[Path, typer.Option(help="where to ship it")] = Path("models/reader"),
     eval_json: Annotated[Optional[Path], typer.Option(help="`qa reader eval --out` file: its tuned threshold and metrics go into qa_config.json")] = None,
+    version: Annotated[Optional[str], typer.Option(help="the reader's version (e.g. v18): /health, /metrics and `qa --version` report it")] = None,
 ) -> None:
     """Write fp16 weights, tokenizer and qa_config.json (tuned no-answer threshold) for the service."""
     from qa.training.export import export
 
-    extra: dict = {}
+    extra: dict = {"version": version} if version else {}
     if eval_json:
         require_files([eval_json], "evaluation file")
         ev = json.loads(eval_json.read_text())
-        extra = {"no_answer_threshold": ev["threshold"], "heldout": {k: ev[k] for k in ("report", "tune") if k in ev},
-                 "heldout_data": ev.get("data")}
+        extra |= {"no_answer_threshold": ev["threshold"], "heldout": {k: ev[k] for k in ("report", "tune") if k in ev},
+                  "heldout_data": ev.get("data")}
     train_cfg = model / "training_config.json"
     if train_cfg.exists():
         extra["training"] = json.loads(train_cfg.read_text())

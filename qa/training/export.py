@@ -10,7 +10,9 @@ from pathlib import Path
 
 from qa.reader import config
 
-STALE_WITH_NEW_WEIGHTS = ("no_answer_policy", "no_answer_policy_heldout", "no_answer_threshold", "heldout", "training")
+# what describes the old weights only; "version" too, so new weights never go out under the old reader's name
+STALE_WITH_NEW_WEIGHTS = ("version", "no_answer_policy", "no_answer_policy_heldout", "no_answer_threshold", "heldout",
+                          "training")
 WEIGHTS = "model.safetensors"
 
 

@@ -30,6 +30,7 @@ from litestar.response import File
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from qa.answering.pipeline import AnswerPipeline
+from qa.reader import config as reader_config
 from qa.reader.batching import serving_reader
 from qa.errors import TimeUp, UserProblem
 from qa.limits import VISIBLE
@@ -39,6 +40,7 @@ from qa.web.corpus import LiveCorpus
 from qa.web.documents import DocumentController
 from qa.web.edge import add_headers, http_error, make_request_check, request_id, server_error
 from qa.web.metrics import Metrics
+from qa.version import service_version
 from qa.web.schemas import AskRequest, AskResponse, Health, SearchResponse, SearchResult, error_responses
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -113,7 +115,8 @@ def _model_name(model_dir: Path) -> str:
 async def health(pipeline: AnswerPipeline) -> Health:
     verifier = pipeline.verifier
     return Health.of(pipeline.retriever.index.manifest, _model_name(pipeline.reader.model_dir),
-                     _model_name(verifier.model_dir) if verifier is not None else None)
+                     _model_name(verifier.model_dir) if verifier is not None else None,
+                     service_version(), reader_config.version(pipeline.reader.config))
 
 
 @head("/health")
@@ -221,7 +224,7 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
         after_response=metrics.observe,
         exception_handlers={UserProblem: user_problem_handler, Shed: busy_handler, ClientGone: busy_handler,
                             TimeUp: busy_handler, HTTPException: http_error, Exception: server_error},
-        openapi_config=OpenAPIConfig(title="qa-news", version="0.1.0", path="/schema", render_plugins=plugins),
+        openapi_config=OpenAPIConfig(title="qa-news", version=service_version(), path="/schema", render_plugins=plugins),
         state=state,
         request_max_body_size=settings.max_request_bytes,
     )

@@ -1,6 +1,6 @@
 """``/metrics`` in Prometheus's text format (prometheus_client), one registry per app: requests and
 latency by route, and what the service is doing now (questions read and waiting, shed, timed out,
-dropped) and serving (documents, passages, reader runtime)."""
+dropped) and serving (documents, passages, the service's and the reader's versions, reader runtime)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from litestar import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 
+from qa.reader import config as reader_config
+from qa.version import service_version
 from qa.web.admission import Admission
 
 
@@ -30,6 +32,7 @@ class ServiceCollector:
                                   ("qa_questions_dropped_total", s.dropped, "questions whose client left before their turn")):
             yield GaugeMetricFamily(name, text, value=value)  # counters kept by Admission, exposed as read
         yield GaugeMetricFamily("qa_admission_limit", "questions read at once", value=self.admission.concurrency)
+        yield InfoMetricFamily("qa_service", "the service running", value={"version": service_version()})
         corpus = self.corpus_of()
         if corpus is not None:
             index = corpus.pipeline.retriever.index
@@ -37,7 +40,8 @@ class ServiceCollector:
             yield GaugeMetricFamily("qa_index_passages", "passages served", value=len(index.passages))
             reader = corpus.pipeline.reader
             info = InfoMetricFamily("qa_reader", "the reader being served")
-            info.add_metric([], {"runtime": reader.runtime_used, "bf16": str(reader.bf16).lower(),
+            info.add_metric([], {"version": reader_config.version(reader.config) or "",  # "": it names none
+                                 "runtime": reader.runtime_used, "bf16": str(reader.bf16).lower(),
                                  "int8": str(reader.int8).lower(), "snapshot": (index.source or ("", "memory"))[1]})
             yield info
 

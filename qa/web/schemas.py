@@ -137,11 +137,16 @@ class Health(msgspec.Struct):
     embedding_model: str
     reader: str
     verifier: str | None  # the answer verifier's folder, when the no-answer policy weighs it
+    # The fields above are a fixed contract: new ones go after them, with a default, so that the Python client
+    # (qa.client) still reads a server that predates them (null there).
+    version: str | None = None  # the service's: the package's version (0.2.0 on)
+    reader_version: str | None = None  # the reader's, as its qa_config.json names it ("v17"); null if it names none
 
     @classmethod
-    def of(cls, manifest: Manifest, reader_dir: str, verifier_dir: str | None) -> "Health":
+    def of(cls, manifest: Manifest, reader_dir: str, verifier_dir: str | None, version: str,
+           reader_version: str | None) -> "Health":
         return cls("ok", manifest.document_count, manifest.passage_count, manifest.embedding_model, reader_dir,
-                   verifier_dir)
+                   verifier_dir, version, reader_version)
 
 
 def encode(value: msgspec.Struct) -> bytes:

@@ -20,6 +20,25 @@ def env(monkeypatch, seed_index_dir, tiny_reader_dir):
     monkeypatch.setenv("QA_NO_ANSWER_THRESHOLD", "-1000000")  # the tiny reader is random: accept its spans
 
 
+def test_version_names_the_service_and_the_reader_it_would_serve(monkeypatch, tiny_reader_dir):
+    """pyproject.toml's version and the version the reader's qa_config.json names; a reader that names none is
+    said to, with its folder."""
+    import tomllib
+
+    from conftest import REPO
+    from qa.reader import config
+
+    service = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    shipped = config.read(REPO / "models" / "reader")["version"]
+    monkeypatch.setenv("QA_READER_DIR", str(REPO / "models" / "reader"))
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == f"qa-news {service}, reader {shipped}"
+    monkeypatch.setenv("QA_READER_DIR", str(tiny_reader_dir))
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.output.strip() == (
+        f"qa-news {service}, reader in {tiny_reader_dir} (its qa_config.json names no version)")
+
+
 def test_ingest_builds_an_index_then_reports_nothing_new(tmp_path, monkeypatch):
     monkeypatch.delenv("QA_INDEX_DIR", raising=False)
     out = tmp_path / "idx"

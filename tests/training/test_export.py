@@ -14,11 +14,11 @@ def test_export_ships_fp16_weights_keeps_the_card_and_drops_the_old_policy(tiny_
     out = tmp_path / "shipped"
     out.mkdir()
     (out / "README.md").write_text("model card")
-    (out / "qa_config.json").write_text(json.dumps({"no_answer_policy": {"weights": [1.0], "bias": 0.0},
+    (out / "qa_config.json").write_text(json.dumps({"version": "v1", "no_answer_policy": {"weights": [1.0], "bias": 0.0},
                                                     "no_answer_threshold": 3.0, "note": "kept"}))
     export(tiny_reader_dir, out, {"no_answer_threshold": 0.5})
     cfg = json.loads((out / "qa_config.json").read_text())
-    assert cfg == {"note": "kept", "no_answer_threshold": 0.5}
+    assert cfg == {"note": "kept", "no_answer_threshold": 0.5}  # nor the old reader's version
     assert (out / "README.md").read_text() == "model card"
     reader = make_reader(out)
     reader.warm_up()
@@ -60,3 +60,24 @@ def test_average_is_the_mean_of_the_weights_and_records_its_parents(tmp_path):
     assert r.exit_code == 2 and "is not the same network" in r.output and not (tmp_path / "x").exists()
     r = CliRunner().invoke(app, ["reader", "average", "--from", str(a), "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "two or more" in r.output
+
+
+def test_export_names_the_new_readers_version(tiny_reader_dir, tmp_path):
+    """`qa reader export --version` writes the name /health and `qa --version` report; without it the export names
+    none rather than keep the replaced reader's."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from qa.cli.main import app
+    from qa.reader import config
+
+    out = tmp_path / "shipped"
+    out.mkdir()
+    (out / "qa_config.json").write_text(json.dumps({"version": "v1"}))
+    r = CliRunner().invoke(app, ["reader", "export", "--from", str(tiny_reader_dir), "--out", str(out), "--version", "v2"])
+    assert r.exit_code == 0, r.output
+    assert config.version(config.read(out)) == "v2"
+    r = CliRunner().invoke(app, ["reader", "export", "--from", str(tiny_reader_dir), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert config.version(config.read(out)) is None

@@ -31,6 +31,38 @@ def test_health(client):
     assert r.status_code == 200 and r.json()["status"] == "ok" and r.json()["documents"] == 5
 
 
+def _pyproject_version() -> str:
+    import tomllib
+
+    from conftest import REPO
+
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+
+
+def test_health_keeps_its_fields_and_adds_the_service_and_reader_versions(client):
+    """The fields of 0.1.0 are a contract: all still there, in order, with the versions added after them. The
+    service's version is pyproject.toml's; the tiny reader's qa_config.json names none, so it is null."""
+    body = client.get("/health").json()
+    assert list(body) == ["status", "documents", "passages", "embedding_model", "reader", "verifier",
+                          "version", "reader_version"]
+    assert body["version"] == _pyproject_version() and body["reader_version"] is None
+    assert client.get("/schema/openapi.json").json()["info"]["version"] == _pyproject_version()
+
+
+def test_health_and_metrics_name_the_version_the_readers_config_gives(pipeline, settings, tiny_reader_dir, tmp_path):
+    import shutil
+
+    from qa.reader import config
+
+    named = shutil.copytree(tiny_reader_dir, tmp_path / "reader")
+    config.update(named, {"version": "v99"})
+    with TestClient(app=create_app(settings, make_pipeline(pipeline.retriever, make_reader(named)))) as c:
+        assert c.get("/health").json()["reader_version"] == "v99"
+        metrics = c.get("/metrics").text
+    assert f'qa_service_info{{version="{_pyproject_version()}"}} 1.0' in metrics
+    assert re.search(r'qa_reader_info\{[^}]*version="v99"', metrics), metrics
+
+
 def test_ask_returns_cited_answers_that_match_the_documents(client):
     r = client.post("/api/ask", json={"question": "Where was the 2018 coordination conference held?", "top_k": 3})
     assert r.status_code == 200
