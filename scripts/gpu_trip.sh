@@ -16,7 +16,8 @@ cat "$TRIP"/parts/qa-train.tar.xz.part* | tar -xJ -C "$TRIP"
 $PY scripts/weights_transport.py unpack "$TRIP/parts/mpnet" "$TRIP/mpnet"
 $PY scripts/weights_transport.py unpack "$TRIP/parts/minilm" "$TRIP/minilm"
 D=$TRIP/qa-train
-# three students side by side after a 2-epoch teacher: sized in docs/BENCHMARKS.md ("Session 20")
+# three students side by side after a 2-epoch teacher: about 400 s of an H200 (a teacher took 71 s there and
+# three such students 243-282 s side by side, 2026-11-26), under --deadline-minutes 8.6 and a call's 600 s
 PYTHONUNBUFFERED=1 $PY scripts/distill_pipeline.py --data-dir "$D" --heldout "$D/squad_dev.json" --mix trust \
   --more-heldout "$D/squad2_dev_more.json" --teacher-base "$TRIP/mpnet" --student-base "$TRIP/minilm" \
   --work "$TRIP/work" --results "$OUT" --parallel --students "${STUDENTS:-cloze-b,student-b,cloze-b-s44}" \

@@ -19,7 +19,8 @@ The policy's probability also ranks the answers, so no feature may favour a span
 length feature, tried, made it cut names short ("Vo Van" for "Vo Van Hung"). Question support
 mostly looks at the text around the span, so a longer or shorter span of the same place scores
 nearly alike. An answer whose surroundings do not repeat what the question asks about is the usual
-mark of a passage on the right topic that lacks the answer (BENCHMARKS, "No-answer decision").
+mark of a passage on the right topic that lacks the answer: on held-out splits it caught more of the
+questions whose paragraph was left out of the index than coverage of the whole passage did.
 
 ``NoAnswerPolicy`` is a logistic model over these, fitted through the real pipeline on held-out
 questions by ``qa reader calibrate`` (``qa/training/calibrate.py``) and stored in the reader's

@@ -2,8 +2,8 @@
 
 On CPUs without bf16 kernels, PyTorch runs the reader in plain fp32. ONNX Runtime runs the very same
 weights faster once its transformer optimizer has fused each layer's attention, GELU and
-layer norms (docs/BENCHMARKS.md: 49-53 vs 62-69 ms per 256-token window on 2 threads of a CPU
-without bf16 kernels; logits agree to 1e-5).
+layer norms (49-53 against 62-69 ms per 256-token window on 2 threads of a CPU without bf16 kernels, measured
+with bench/bench_reader.py --runtime torch onnx; logits agree to 1e-5).
 
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first
 use and kept in a cache folder under a key made from the weights, the config and the library

@@ -113,8 +113,8 @@ def test_shipped_reader_answers_the_quick_start_question(seed_index_dir):
 def test_shipped_reader_end_to_end_on_the_seed_gold_set_stays_above_a_floor(seed_index_dir):
     """One question is noise; the whole gold set (67 questions, eval/gold.jsonl) is the shipped reader's guard.
 
-    Floors sit a few points under what the shipped reader measures (v17: F1 78.2, no-answer 80%; v16 had 76.5,
-    80%; v12 75.2, 80%), so a reader that regresses end to end fails here, not only in docs/BENCHMARKS.md.
+    Floors sit a few points under what the shipped reader measures (docs/BENCHMARKS.md, "Seed gold set": F1 78.8
+    to 80.3, no-answer 80 to 87% by CPU), so a reader that regresses end to end fails here, not only there.
     """
     from conftest import REPO
     from qa.evaluation.end_to_end import evaluate_pipeline, load_gold
