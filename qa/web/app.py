@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from qa.answering.pipeline import AnswerPipeline
 from qa.reader import config as reader_config
 from qa.reader.batching import serving_reader
+from qa.search.filters import BadFilter, Filter
 from qa.errors import TimeUp, UserProblem
 from qa.limits import VISIBLE
 from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, REPO_ROOT, Mode, Settings
@@ -41,7 +42,8 @@ from qa.web.documents import DocumentController
 from qa.web.edge import add_headers, http_error, make_request_check, request_id, server_error
 from qa.web.metrics import Metrics
 from qa.version import service_version
-from qa.web.schemas import AskRequest, AskResponse, Health, SearchResponse, SearchResult, error_responses
+from qa.web.schemas import (AskRequest, AskResponse, Health, SearchResponse, SearchResult, SourceCount,
+                            error_responses)
 
 STATIC_DIR = Path(__file__).parent / "static"
 STATIC_FILES = {"app.js": "text/javascript", "style.css": "text/css"}  # all the page loads
@@ -81,8 +83,10 @@ class AskController(Controller):
         """Answer a question with spans copied from the articles, each with its citation."""
         data = _strict(await request.json())  # the JSON Litestar decoded for ``data``, not decoded again
         _not_blank(data.question, "question")
+        where = _filter(data.since, data.until, data.source)
         result = await admission.run(request, lambda deadline: pipeline.ask(data.question, data.top_k, data.max_answers,
-                                                                            deadline=deadline))
+                                                                            deadline=deadline, where=where,
+                                                                            order=data.order or "score"))
         return AskResponse.of(result)
 
     @get("/search", responses=error_responses(400, 503))
@@ -94,13 +98,43 @@ class AskController(Controller):
         q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE, description="the query")],
         k: Annotated[int | None, Parameter(ge=1, le=MAX_TOP_K, description="passages to return (default QA_TOP_K)")] = None,
         mode: Annotated[Mode | None, Parameter(description="hybrid, dense or lexical (default QA_RETRIEVAL_MODE)")] = None,
+        since: Annotated[str | None, Parameter(max_length=40, description="only articles published on or after "
+                                               "this day (YYYY-MM-DD)")] = None,
+        until: Annotated[str | None, Parameter(max_length=40, description="only articles published on or before "
+                                               "this day (YYYY-MM-DD)")] = None,
+        source: Annotated[list[str] | None, Parameter(max_items=100, description="only articles from this source "
+                                                      "(repeat for several)")] = None,
     ) -> SearchResponse:
-        """Ranked passages for a query, with scores and character offsets into their documents."""
+        """Ranked passages for a query, with scores and character offsets into their documents; with
+        ``since``, ``until`` or ``source``, the best passages among the articles inside them."""
         _not_blank(q, "q")
+        where = _filter(since, until, source)
         t0 = time.perf_counter()
         mode = mode or pipeline.mode
-        hits = await admission.run(request, lambda _deadline: pipeline.retriever.search(q, k or pipeline.top_k, mode))
-        return SearchResponse(q, mode, [SearchResult.of(h) for h in hits], (time.perf_counter() - t0) * 1000)
+        hits = await admission.run(request, lambda _deadline: pipeline.retriever.search(q, k or pipeline.top_k, mode,
+                                                                                         where))
+        documents = pipeline.retriever.index.documents
+        return SearchResponse(q, mode, [SearchResult.of(h, documents.get(h.passage.doc_id)) for h in hits],
+                              (time.perf_counter() - t0) * 1000)
+
+
+def _filter(since: str | None, until: str | None, source: str | list[str] | None) -> Filter | None:
+    """The request's filter, or a 400 naming the part that is wrong."""
+    try:
+        return Filter.of(since, until, source) or None
+    except BadFilter as e:
+        key = str(e).split(" ", 1)[0]
+        raise ValidationException(detail=f"Validation failed: {e}", extra=[{"key": key, "message": str(e)}]) from None
+
+
+@get("/api/sources")
+async def sources(pipeline: AnswerPipeline) -> list[SourceCount]:
+    """The sources of the articles (site or feed names), most articles first: what ``source`` can filter on."""
+    counts: dict[str, int] = {}
+    for doc in pipeline.retriever.index.documents.values():
+        for name in {o.source for o in doc.origins if o.source}:
+            counts[name] = counts.get(name, 0) + 1
+    return [SourceCount(name, n) for name, n in sorted(counts.items(), key=lambda x: (-x[1], x[0].casefold()))]
 
 
 def _model_name(model_dir: Path) -> str:
@@ -213,7 +247,8 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
 
     plugins = [JsonRenderPlugin()] + ([SwaggerRenderPlugin()] if settings.api_docs else [])
     return Litestar(
-        route_handlers=[AskController, DocumentController, health, health_head, chat_page, static_file, metrics_page],
+        route_handlers=[AskController, DocumentController, health, health_head, chat_page, static_file, metrics_page,
+                        sources],
         dependencies={"pipeline": Provide(_current_pipeline, sync_to_thread=False),
                       "corpus": Provide(_corpus, sync_to_thread=False),
                       "settings": Provide(_settings, sync_to_thread=False),

@@ -13,11 +13,12 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Parameter
 
 from qa.answering.pipeline import AnswerPipeline
-from qa.corpus.documents import document_from_fields
+from qa.corpus.documents import documents_from_item
 from qa.corpus.hygiene import BadDocument
 from qa.settings import Settings
 from qa.web.corpus import LiveCorpus
-from qa.web.schemas import DocumentBody, DocumentSummary, Rejection, WriteRequest, WriteResponse, error_responses
+from qa.web.schemas import (DocumentBody, DocumentSummary, Merged, Rejection, WriteRequest, WriteResponse,
+                            error_responses)
 
 
 def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -61,24 +62,30 @@ class DocumentController(Controller):
     @post("/", guards=[require_token], sync_to_thread=True, status_code=200,
           responses=error_responses(400, 401, 403, 413, 415, 503))
     def write_documents(self, data: WriteRequest, corpus: LiveCorpus, settings: Settings) -> WriteResponse:
-        """Add or replace documents; each bad one is rejected with its reason and the rest go in."""
+        """Add or replace documents, given as text or as published (a web page, a feed, a PDF in base64, with
+        its ``content_type``); each bad one (or bad feed entry) is rejected with its reason and the rest go in.
+        Nothing is fetched: a ``url`` is where the article was published, not something to download."""
         if len(data.documents) > settings.max_documents_per_request:
             raise HTTPException(status_code=413, detail=f"{len(data.documents)} documents in one request, over the "
                                 f"limit of {settings.max_documents_per_request} (QA_MAX_DOCUMENTS_PER_REQUEST)")
         good, rejected, seen = [], [], set()
         for item in data.documents:
             try:
-                doc = document_from_fields(item, settings.max_document_bytes)
-                if doc.doc_id in seen:
-                    raise BadDocument("the same id came earlier in this request")
+                docs, refused = documents_from_item(item, settings.max_document_bytes, settings.max_content_bytes)
             except BadDocument as e:
                 rejected.append(Rejection(_shown_id(item), str(e)))
                 continue
-            seen.add(doc.doc_id)
-            good.append(doc)
+            rejected.extend(Rejection(entry, reason) for entry, reason in refused)  # a feed's entries, one by one
+            for doc in docs:
+                if doc.doc_id in seen:
+                    rejected.append(Rejection(doc.doc_id, "the same id came earlier in this request"))
+                    continue
+                seen.add(doc.doc_id)
+                good.append(doc)
         report = corpus.change(upserts=good) if good else None
         return WriteResponse(report.added if report else [], report.updated if report else [],
-                             report.unchanged if report else [], rejected)
+                             report.unchanged if report else [], rejected,
+                             [Merged(sent, into) for sent, into in report.merged] if report else [])
 
     @delete("/{doc_id:str}", guards=[require_token], sync_to_thread=True, status_code=204,
             responses=error_responses(401, 403, 404, 503))

@@ -6,22 +6,42 @@ added, never renamed, reordered or removed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 from qa.answering.pipeline import AskResult
-from qa.corpus.documents import Document
+from qa.corpus.documents import Document, Origin
 from qa.search.retriever import Hit
 from qa.search.store import Manifest
-from qa.limits import MAX_DOCUMENTS_PER_REQUEST, VISIBLE
+from qa.limits import MAX_DOCUMENTS_PER_REQUEST, MAX_SOURCE_CHARS, VISIBLE
 from qa.settings import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
+
+
+SourceNames = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SOURCE_CHARS)]
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=False):
     question: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE)]
     top_k: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_K)] | None = None
     max_answers: Annotated[int, msgspec.Meta(ge=1, le=MAX_ANSWERS)] | None = None
+    since: str | None = None  # YYYY-MM-DD, inclusive: only articles published on or after (checked in app.py)
+    until: str | None = None  # YYYY-MM-DD, inclusive
+    source: SourceNames | Annotated[list[SourceNames], msgspec.Meta(max_length=100)] | None = None  # one or several
+    order: Literal["score", "recent"] | None = None  # "recent": close answers from newer articles first
+
+
+class SourceOut(msgspec.Struct):
+    """One place an article was published."""
+
+    url: str | None = None
+    published: str | None = None  # ISO 8601 date or date-time
+    source: str | None = None
+    author: str | None = None
+
+    @classmethod
+    def of(cls, origin: Origin) -> "SourceOut":
+        return cls(origin.url, origin.published, origin.source, origin.author)
 
 
 class CitationOut(msgspec.Struct):
@@ -31,6 +51,12 @@ class CitationOut(msgspec.Struct):
     end: int
     passage: str
     passage_start: int
+    url: str | None = None  # the article's original, when known
+    published: str | None = None  # ISO 8601 date or date-time
+    source: str | None = None  # site or feed name
+    author: str | None = None
+    page: int | None = None  # the PDF page the answer is on (from 1)
+    other_sources: list[SourceOut] = msgspec.field(default_factory=list)  # the identical text published elsewhere
 
 
 class AnswerOut(msgspec.Struct):
@@ -47,7 +73,9 @@ class AskResponse(msgspec.Struct):
     @classmethod
     def of(cls, result: AskResult) -> "AskResponse":
         return cls(result.question,
-                   [AnswerOut(a.text, a.score, [CitationOut(c.doc_id, c.title, c.start, c.end, c.passage, c.passage_start)
+                   [AnswerOut(a.text, a.score, [CitationOut(c.doc_id, c.title, c.start, c.end, c.passage, c.passage_start,
+                                                            c.url, c.published, c.source, c.author, c.page,
+                                                            [SourceOut.of(o) for o in c.other_sources])
                                                 for c in a.citations]) for a in result.answers],
                    result.took_ms)
 
@@ -61,11 +89,22 @@ class SearchResult(msgspec.Struct):
     score: float
     dense_score: float | None
     lexical_score: float | None
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+    page: int | None = None  # the PDF page the passage starts on
 
     @classmethod
-    def of(cls, hit: Hit) -> "SearchResult":
+    def of(cls, hit: Hit, doc: Document | None = None) -> "SearchResult":
         p = hit.passage
-        return cls(p.doc_id, p.title, p.start, p.end, p.text, hit.score, hit.dense_score, hit.lexical_score)
+        meta = (doc.url, doc.published, doc.source, doc.author, doc.page_of(p.start)) if doc else ()
+        return cls(p.doc_id, p.title, p.start, p.end, p.text, hit.score, hit.dense_score, hit.lexical_score, *meta)
+
+
+class SourceCount(msgspec.Struct):
+    source: str
+    documents: int
 
 
 class SearchResponse(msgspec.Struct):
@@ -79,24 +118,39 @@ class DocumentSummary(msgspec.Struct):
     doc_id: str
     title: str
     length: int
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
 
     @classmethod
     def of(cls, doc: Document) -> "DocumentSummary":
-        return cls(doc.doc_id, doc.title, len(doc.text))
+        return cls(doc.doc_id, doc.title, len(doc.text), doc.url, doc.published, doc.source, doc.author)
 
 
 class DocumentBody(msgspec.Struct):
     doc_id: str
     title: str
     text: str
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    author: str | None = None
+    other_sources: list[SourceOut] = msgspec.field(default_factory=list)
+    pages: list[int] = msgspec.field(default_factory=list)  # a PDF's pages: page n starts at text[pages[n-1]]
 
     @classmethod
     def of(cls, doc: Document) -> "DocumentBody":
-        return cls(doc.doc_id, doc.title, doc.text)
+        return cls(doc.doc_id, doc.title, doc.text, doc.url, doc.published, doc.source, doc.author,
+                   [SourceOut.of(o) for o in doc.other_sources], list(doc.pages))
 
 
 class WriteRequest(msgspec.Struct):
-    documents: Annotated[list[Any], msgspec.Meta(max_length=MAX_DOCUMENTS_PER_REQUEST)]  # each {"id": str, "title"?: str, "text": str}; checked one by one (qa/corpus/hygiene.py)
+    # each item is checked one by one (qa/corpus/hygiene.py, qa/corpus/formats.py), either
+    #   {"id", "title"?, "text", "url"?, "published"?, "source"?, "author"?}: an article as text, or
+    #   {"content", "content_type", "id"?, "title"?, "url"?, "published"?, "source"?, "author"?}: a page, a feed
+    #   or a PDF as it was published (a PDF's content in base64); what is given overrides what is found in it
+    documents: Annotated[list[Any], msgspec.Meta(max_length=MAX_DOCUMENTS_PER_REQUEST)]
 
 
 class Rejection(msgspec.Struct):
@@ -104,11 +158,17 @@ class Rejection(msgspec.Struct):
     reason: str
 
 
+class Merged(msgspec.Struct):
+    id: str  # the document sent
+    into: str  # the document with the identical text, which now lists this one's source too
+
+
 class WriteResponse(msgspec.Struct):
     added: list[str]
     updated: list[str]
     unchanged: list[str]
     rejected: list[Rejection]
+    merged: list[Merged] = msgspec.field(default_factory=list)  # identical text stored once, with both sources
 
 
 class ErrorBody(msgspec.Struct):
