@@ -113,6 +113,10 @@ class Settings(BaseSettings):
     # the edge: admission, deadlines, what a request may be
     max_concurrent_questions: int = Field(default=2, ge=1, description="questions (ask, search) read at once")
     max_queued_questions: int = Field(default=4, ge=0, description="questions waiting for a turn; beyond: 503 at once")
+    retry_after_seconds: int = Field(default=1, ge=1, description="the least Retry-After of a shed question's 503")
+    retry_after_spread_seconds: int = Field(default=2, ge=0, le=60,
+                                            description="a shed question's Retry-After is drawn from retry_after_seconds "
+                                                        "to that plus this, so refused clients come back spread out")
     request_deadline_seconds: float = Field(default=15.0, gt=0.0,
                                             description="a question not answered by then ends in a 503 (queue time counts)")
     max_json_depth: int = Field(default=32, ge=2, description="deeper JSON bodies are a 400")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 import unicodedata
 from collections.abc import AsyncIterator
@@ -36,10 +37,11 @@ from qa.search.filters import BadFilter, Filter
 from qa.errors import TimeUp, UserProblem
 from qa.limits import VISIBLE
 from qa.settings import MAX_QUESTION_CHARS, MAX_TOP_K, REPO_ROOT, Mode, Settings
-from qa.web.admission import Admission, ClientGone, Shed
+from qa.web.admission import SHED_DETAIL, Admission, ClientGone, Shed
 from qa.web.corpus import LiveCorpus
 from qa.web.documents import DocumentController
-from qa.web.edge import add_headers, http_error, make_request_check, request_id, server_error
+from qa.web.edge import (add_headers, http_error, make_request_check, mark_response, options_naming_every_method,
+                         request_id, server_error)
 from qa.web.metrics import Metrics
 from qa.version import service_version
 from qa.web.schemas import (AskRequest, AskResponse, Health, SearchResponse, SearchResult, SourceCount,
@@ -180,14 +182,16 @@ def user_problem_handler(request: Request, exc: UserProblem) -> Response:
 
 def busy_handler(request: Request, exc: Exception) -> Response:
     """Shed or past its deadline: a quick, honest 503 that says when to come back."""
-    if isinstance(exc, Shed):
-        detail = "the service is busy: too many questions are being read or waiting; try again in a moment"
+    retry_after = "1"
+    if isinstance(exc, Shed):  # shed in the app: it was served without the gate in front (server.py)
+        detail = SHED_DETAIL
+        retry_after = str(random.choice(request.app.state.admission.retry_after_values()))
     elif isinstance(exc, ClientGone):
         detail = "the client went away before the question's turn"
     else:
         detail = f"the question took longer than the deadline ({exc}); try again, or ask with a smaller top_k"
     return Response({"status_code": 503, "detail": detail, "request_id": request_id(request.scope)}, status_code=503,
-                    media_type=MediaType.JSON, headers={"Retry-After": "1"})
+                    media_type=MediaType.JSON, headers={"Retry-After": retry_after})
 
 
 def _current_pipeline(state: State) -> AnswerPipeline:
@@ -247,7 +251,8 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
 
     plugins = [JsonRenderPlugin()] + ([SwaggerRenderPlugin()] if settings.api_docs else [])
     return Litestar(
-        route_handlers=[AskController, DocumentController, health, health_head, chat_page, static_file, metrics_page,
+        route_handlers=[options_naming_every_method("/health"),
+                        AskController, DocumentController, health, health_head, chat_page, static_file, metrics_page,
                         sources],
         dependencies={"pipeline": Provide(_current_pipeline, sync_to_thread=False),
                       "corpus": Provide(_corpus, sync_to_thread=False),
@@ -255,6 +260,7 @@ def create_app(settings: Settings | None = None, pipeline: AnswerPipeline | None
                       "admission": Provide(_admission, sync_to_thread=False)},
         lifespan=[serve_corpus],
         before_request=make_request_check(settings.max_json_depth, settings.served_hosts()),
+        after_request=mark_response,
         before_send=[add_headers],
         after_response=metrics.observe,
         exception_handlers={UserProblem: user_problem_handler, Shed: busy_handler, ClientGone: busy_handler,

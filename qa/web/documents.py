@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 import json
+from dataclasses import dataclass
 from typing import Annotated
 
-from litestar import Controller, delete, get, post
+from litestar import Controller, Request, Response, delete, get, post, route
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.enums import HttpMethod
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Link, OpenAPIResponse, Operation
 from litestar.params import Parameter
 
 from qa.answering.pipeline import AnswerPipeline
@@ -17,6 +20,7 @@ from qa.corpus.documents import documents_from_item
 from qa.corpus.hygiene import BadDocument
 from qa.settings import Settings
 from qa.web.corpus import LiveCorpus
+from qa.web.edge import every_method
 from qa.web.schemas import (DocumentBody, DocumentSummary, Merged, Rejection, WriteRequest, WriteResponse,
                             error_responses)
 
@@ -34,6 +38,21 @@ def require_token(connection: ASGIConnection, _: BaseRouteHandler) -> None:
                                      headers={"WWW-Authenticate": "Bearer"})
 
 
+@dataclass
+class WriteOperation(Operation):
+    """POST /api/documents in the OpenAPI schema, with links saying that an added document's id is the one
+    to read or delete. Without them, tools that infer links (schemathesis) take ``rejected[].id``, the id
+    of a document that did not go in, for one that did."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            item = "#/paths/~1api~1documents~1{doc_id}/"
+            ok.links = {"GetAddedDocument": Link(operation_ref=item + "get", parameters={"doc_id": "$response.body#/added/0"}),
+                        "DeleteAddedDocument": Link(operation_ref=item + "delete",
+                                                    parameters={"doc_id": "$response.body#/added/0"})}
+
+
 def _shown_id(item: object) -> str | None:
     raw = item.get("id") if isinstance(item, dict) else None
     return raw if isinstance(raw, str) or raw is None else json.dumps(raw)[:200]
@@ -41,6 +60,12 @@ def _shown_id(item: object) -> str | None:
 
 class DocumentController(Controller):
     path = "/api/documents"
+
+    # A controller registers its handlers in the order of their names: "allow" comes first, so Litestar
+    # makes no OPTIONS of its own for these paths (one that would name only the first handler's methods).
+    @route(["/", "/{doc_id:str}"], http_method=HttpMethod.OPTIONS, include_in_schema=False)
+    async def allow(self, request: Request) -> Response:
+        return every_method(request)
 
     @get("/", responses=error_responses(400))
     async def list_documents(
@@ -59,7 +84,7 @@ class DocumentController(Controller):
             raise NotFoundException(detail=f"no document with id {doc_id!r}")
         return DocumentBody.of(doc)
 
-    @post("/", guards=[require_token], sync_to_thread=True, status_code=200,
+    @post("/", guards=[require_token], sync_to_thread=True, status_code=200, operation_class=WriteOperation,
           responses=error_responses(400, 401, 403, 413, 415, 503))
     def write_documents(self, data: WriteRequest, corpus: LiveCorpus, settings: Settings) -> WriteResponse:
         """Add or replace documents, given as text or as published (a web page, a feed, a PDF in base64, with

@@ -16,9 +16,13 @@ import re
 import secrets
 import time
 
-from litestar import MediaType, Request, Response
+from litestar import MediaType, Request, Response, route
+from litestar.enums import HttpMethod
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.types import Message, Scope
+
+from qa.timing import current
 
 log = logging.getLogger("qa.web")
 
@@ -88,8 +92,42 @@ def make_request_check(max_json_depth: int, allowed_hosts: list[str]):
     return check_request
 
 
+def every_method(request: Request) -> Response:
+    """The answer to OPTIONS on a path that several handlers share: ``Allow`` names every method there.
+
+    Litestar 2 makes a path's OPTIONS when the path's first handler is registered, naming that handler's
+    methods only (``GET, OPTIONS`` where POST exists too; litestar-org/litestar#4169, fixed in v3 only).
+    An OPTIONS handler registered before the path's other handlers stands in its place and answers this.
+    """
+    template = request.scope["path_template"]
+    methods = next(r.methods for r in request.app.routes if r.path_format == template)
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))}, media_type=MediaType.TEXT)
+
+
+def options_naming_every_method(*paths: str) -> HTTPRouteHandler:
+    """An app-level OPTIONS handler for ``paths`` (``every_method``): list it before their other handlers."""
+
+    @route(list(paths), http_method=HttpMethod.OPTIONS, include_in_schema=False)
+    async def allow(request: Request) -> Response:
+        return every_method(request)
+
+    return allow
+
+
+async def mark_response(response: Response) -> Response:
+    """``after_request``: when stages are timed (``qa/timing.py``), the handler's answer is ready now; from
+    here to the first bytes sent is the response's encoding (JSON)."""
+    times = current()
+    if times is not None:
+        times.marks["json"] = time.perf_counter()
+    return response
+
+
 async def add_headers(message: Message, scope: Scope) -> None:
     if message["type"] == "http.response.start":
+        times = current()
+        if times is not None and "json" in times.marks:
+            times.add("json", time.perf_counter() - times.marks.pop("json"))
         headers = list(message.get("headers") or [])
         present = {name.lower() for name, _ in headers}
         headers += [(n, v) for n, v in SECURITY_HEADERS if n not in present]

@@ -1,6 +1,9 @@
 """``/metrics`` in Prometheus's text format (prometheus_client), one registry per app: requests and
 latency by route, and what the service is doing now (questions read and waiting, shed, timed out,
-dropped) and serving (documents, passages, the service's and the reader's versions, reader runtime)."""
+dropped) and serving (documents, passages, the service's and the reader's versions, reader runtime).
+
+Questions shed by the gate in front of the app (``admission.ShedGate``) never reach the app: they are
+counted in ``qa_questions_shed_total`` and timed in ``qa_shed_seconds``, not in ``qa_http_requests``."""
 
 from __future__ import annotations
 
@@ -8,11 +11,11 @@ import time
 
 from litestar import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, InfoMetricFamily
 
 from qa.reader import config as reader_config
 from qa.version import service_version
-from qa.web.admission import Admission
+from qa.web.admission import SHED_BUCKETS, Admission
 
 
 class ServiceCollector:
@@ -33,6 +36,13 @@ class ServiceCollector:
             yield GaugeMetricFamily(name, text, value=value)  # counters kept by Admission, exposed as read
         yield GaugeMetricFamily("qa_admission_limit", "questions read at once", value=self.admission.concurrency)
         yield InfoMetricFamily("qa_service", "the service running", value={"version": service_version()})
+        cumulative, seen = [], 0
+        for bound, count in zip((*map(str, SHED_BUCKETS), "+Inf"), s.shed_times.counts):
+            seen += count
+            cumulative.append((bound, seen))
+        yield HistogramMetricFamily("qa_shed_seconds", "a refused question's own time in the server, from the gate "
+                                    "to its last byte handed to the connection", buckets=cumulative,
+                                    sum_value=s.shed_times.total)
         corpus = self.corpus_of()
         if corpus is not None:
             index = corpus.pipeline.retriever.index

@@ -192,3 +192,13 @@ def test_admission_stops_waiting_at_the_deadline():
 
     waited, stats = asyncio.run(scenario())
     assert waited < 0.4 and stats.timed_out == 1
+
+
+@pytest.mark.parametrize("path, methods", [("/api/documents", "GET, OPTIONS, POST"),
+                                           ("/api/documents/some-id", "DELETE, GET, OPTIONS"),
+                                           ("/health", "GET, HEAD, OPTIONS")])
+def test_options_names_every_method_the_path_has(client, path, methods):
+    """Where several handlers share a path, Allow names all their methods, not only the first handler's."""
+    r = client.options(path)
+    assert r.status_code == 204 and r.headers["allow"] == methods
+    assert "x-request-id" in r.headers  # answered by the app, with the edge's headers
