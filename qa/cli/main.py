@@ -82,8 +82,9 @@ def _say_waiting(owner: dict) -> None:
     typer.secho(f"waiting for the index lock held by {describe(owner)}", fg=typer.colors.YELLOW, err=True)
 
 
-def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool, use_ray: bool = False):
-    from qa.search.ingest import IndexConfig, ingest
+def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: bool, use_ray: bool = False,
+                urls: list[str] = ()):
+    from qa.search.ingest import IndexConfig, ingest, ingest_loaded
 
     with user_errors():
         config = IndexConfig.from_settings(settings)
@@ -91,12 +92,39 @@ def _run_ingest(settings: Settings, paths: list[Path], rebuild: bool, progress: 
             from qa.search.ray_ingest import ray_ingest
 
             report = ray_ingest(paths, settings.index_dir, config, settings.max_document_bytes, settings.ray_address,
-                                settings.ray_embed_actors, rebuild=rebuild, progress=progress, on_wait=_say_waiting)
+                                settings.ray_embed_actors, rebuild=rebuild, progress=progress, on_wait=_say_waiting,
+                                max_content_bytes=settings.max_content_bytes)
+        elif urls:
+            from qa.cli.fetch import Fetcher, load_urls
+            from qa.corpus.documents import combine, load_documents
+
+            fetcher = Fetcher.from_settings(settings)
+            try:
+                fetched = load_urls(list(urls), fetcher, settings.max_document_bytes)
+            finally:
+                fetcher.close()
+            if paths:  # files and URLs in one write
+                files = load_documents(paths, settings.max_document_bytes, settings.max_content_bytes)
+                fetched = combine([(Path("files"), files), (Path("URLs"), fetched)], [])
+            report = ingest_loaded(fetched, settings.index_dir, config, rebuild, progress, _say_waiting)
         else:
             report = ingest(paths, settings.index_dir, config, settings.max_document_bytes,
-                            rebuild=rebuild, progress=progress, on_wait=_say_waiting)
+                            rebuild=rebuild, progress=progress, on_wait=_say_waiting,
+                            max_content_bytes=settings.max_content_bytes)
     for err in report.errors:
         typer.secho(f"rejected: {err}", fg=typer.colors.YELLOW, err=True)
+    return report
+
+
+def _ingest_loaded(settings: Settings, loaded):
+    """Documents loaded elsewhere (fetched), into the index; what could not be loaded is listed."""
+    from qa.search.ingest import IndexConfig, ingest_loaded
+
+    with user_errors():
+        report = ingest_loaded(loaded, settings.index_dir, IndexConfig.from_settings(settings), on_wait=_say_waiting)
+    for err in report.errors:
+        typer.secho(f"rejected: {err}", fg=typer.colors.YELLOW, err=True)
+    typer.echo(_summary(report, settings))
     return report
 
 
@@ -116,12 +144,17 @@ def _load_pipeline(settings: Settings, reader=None):
 
 @app.command()
 def ingest(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="files or folders (.txt, .md, .jsonl); default: seeds/")] = None,
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        help="files or folders (.txt, .md, .jsonl, .html, .xml/.rss/.atom feeds, .pdf), or http(s) URLs of pages, "
+             "feeds and PDFs to fetch; default: seeds/")] = None,
     index: IndexOpt = None,
     rebuild: Annotated[bool, typer.Option(help="ignore the existing index and build a new one")] = False,
     chunk_words: Annotated[Optional[int], typer.Option(help="words per passage (QA_CHUNK_WORDS)")] = None,
     watch: Annotated[bool, typer.Option(help="keep going: ingest files that appear or change under PATHS")] = False,
-    interval: Annotated[float, typer.Option(help="with --watch: seconds between looks")] = 5.0,
+    interval: Annotated[Optional[float], typer.Option(help="with --watch: seconds between looks (folders: 5; "
+                                                       "feeds: QA_FEED_POLL_SECONDS)")] = None,
+    feed: Annotated[Optional[list[str]], typer.Option("--feed", help="a feed's URL: ingest its entries; with "
+                                                      "--watch, poll it for new ones (conditional GET)")] = None,
     use_ray: Annotated[bool, typer.Option("--ray", help="load, chunk and embed on a Ray cluster (`--ray ADDRESS`, "
                                           "QA_RAY_ADDRESS; none: a local Ray for the run)")] = False,
     ray_address: RayAddressOpt = None,
@@ -131,14 +164,29 @@ def ingest(
     Exits 0 when everything went in, 1 after listing what was rejected. One writer at a time: a second
     ingest into the same index waits for the first and says so."""
     quiet_libraries()
+    from qa.cli.fetch import is_url
+
     settings = load_settings(index_dir=index, chunk_words=chunk_words, ray_address=ray_address)
-    paths = paths or [settings.seeds_dir]
+    urls = [p for p in paths or [] if is_url(p)] + list(feed or [])
+    files = [Path(p) for p in paths or [] if not is_url(p)] or ([] if urls else [settings.seeds_dir])
     if watch and use_ray:
         fail("--watch ingests a few files at a time: it runs without --ray")
-    if watch:
-        _watch(settings, paths, interval)
+    if urls and use_ray:
+        fail("URLs are fetched here, not on a cluster: ingest them without --ray")
+    if watch and feed:
+        if files or len(urls) != len(feed):
+            fail("--watch with --feed polls feeds only: give no files or other URLs with it")
+        from qa.cli.fetch import watch_feeds
+
+        watch_feeds(settings, list(feed), interval or settings.feed_poll_seconds,
+                    lambda loaded: _ingest_loaded(settings, loaded))
         return
-    report = _run_ingest(settings, paths, rebuild, progress=True, use_ray=use_ray)
+    if watch and urls:
+        fail("--watch follows folders, or feeds given with --feed; a page URL is fetched once, without --watch")
+    if watch:
+        _watch(settings, files, interval or 5.0)
+        return
+    report = _run_ingest(settings, files, rebuild, progress=True, use_ray=use_ray, urls=urls)
     typer.echo(_summary(report, settings))
     if not report.total_documents:
         fail("no documents could be loaded", 1)
