@@ -330,6 +330,11 @@ def eval_cmd(
 
     if not gold.is_file():
         fail(f"no such gold file: {gold}")
+    if plot:
+        from importlib.util import find_spec
+
+        if find_spec("matplotlib") is None:  # checked before the run, not after it
+            fail('--plot needs matplotlib, which the train extra installs: .venv/bin/pip install -e ".[train]"')
     try:
         questions = load_gold(gold)
     except ValueError as e:

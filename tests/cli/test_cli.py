@@ -39,6 +39,17 @@ def test_version_names_the_service_and_the_reader_it_would_serve(monkeypatch, ti
         f"qa-news {service}, reader in {tiny_reader_dir} (its qa_config.json names no version)")
 
 
+def test_eval_plot_without_matplotlib_says_which_extra_before_it_runs(env, monkeypatch):
+    """The service's install has no matplotlib (it is in the train extra): --plot says so at once, exit 2."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a))
+    r = runner.invoke(app, ["eval", "--gold", str(SEEDS.parent / "eval" / "gold.jsonl"), "--plot", "x.png"])
+    assert r.exit_code == 2 and 'pip install -e ".[train]"' in r.output and "Traceback" not in r.output
+    assert "F1" not in r.output  # nothing was evaluated
+
+
 def test_ingest_builds_an_index_then_reports_nothing_new(tmp_path, monkeypatch):
     monkeypatch.delenv("QA_INDEX_DIR", raising=False)
     out = tmp_path / "idx"
