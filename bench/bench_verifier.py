@@ -2,7 +2,7 @@
 through the pipeline with the shipped five-feature policy and through one whose policy weighs a verifier,
 and the verifier's own pass over a question's proposals.
 
-    .venv/bin/python bench/bench_verifier.py --reader runs/reader-v17-verified --verifier runs/verifier-s19/export [--rounds 2]
+    .venv/bin/python bench/bench_verifier.py --reader runs/reader-v17-verified --verifier runs/verifier/export [--rounds 2]
 
 ``--reader`` is a reader folder whose qa_config.json holds a policy fitted with the verifier
 (``qa reader calibrate --verifier --write``). Needs an index (``qa ingest seeds``).

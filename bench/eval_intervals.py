@@ -2,7 +2,7 @@
 and no-answer accuracy. Answerable and unanswerable questions are resampled apart (10,000 times, fixed seed), so
 every resample holds as many of each as the gold set.
 
-    .venv/bin/python bench/eval_intervals.py docs/results/e2e-seeds-v17-s25.json [more files]
+    .venv/bin/python bench/eval_intervals.py docs/results/e2e-seeds-v17-bf16.json [more files]
 """
 
 from __future__ import annotations
