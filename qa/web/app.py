@@ -44,7 +44,7 @@ from qa.web.edge import (add_headers, http_error, make_request_check, mark_respo
                          request_id, server_error)
 from qa.web.metrics import Metrics
 from qa.version import service_version
-from qa.web.schemas import (AskRequest, AskResponse, Health, SearchResponse, SearchResult, SourceCount,
+from qa.web.schemas import (DAY_SCHEMA, AskRequest, AskResponse, Health, SearchResponse, SearchResult, SourceCount,
                             error_responses)
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -100,10 +100,10 @@ class AskController(Controller):
         q: Annotated[str, Parameter(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE, description="the query")],
         k: Annotated[int | None, Parameter(ge=1, le=MAX_TOP_K, description="passages to return (default QA_TOP_K)")] = None,
         mode: Annotated[Mode | None, Parameter(description="hybrid, dense or lexical (default QA_RETRIEVAL_MODE)")] = None,
-        since: Annotated[str | None, Parameter(max_length=40, description="only articles published on or after "
-                                               "this day (YYYY-MM-DD)")] = None,
-        until: Annotated[str | None, Parameter(max_length=40, description="only articles published on or before "
-                                               "this day (YYYY-MM-DD)")] = None,
+        since: Annotated[str | None, Parameter(max_length=40, schema_extra=DAY_SCHEMA, description="only articles "
+                                               "published on or after this day (YYYY-MM-DD)")] = None,
+        until: Annotated[str | None, Parameter(max_length=40, schema_extra=DAY_SCHEMA, description="only articles "
+                                               "published on or before this day (YYYY-MM-DD)")] = None,
         source: Annotated[list[str] | None, Parameter(max_items=100, description="only articles from this source "
                                                       "(repeat for several)")] = None,
     ) -> SearchResponse:

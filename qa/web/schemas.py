@@ -19,15 +19,23 @@ from qa.settings import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
 
 
 SourceNames = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SOURCE_CHARS)]
+# The OpenAPI schemas of the filter fields, given whole: Litestar drops the constraints of a type inside a union
+# (a source of "" looked valid), and a day is a calendar date or blank for none, not any text (schemathesis
+# sent 40 zeros).
+DAY_SCHEMA = {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "pattern": r"^\s*$"}, {"type": "null"}]}
+_SOURCE_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_SOURCE_CHARS}
+SOURCE_SCHEMA = {"oneOf": [_SOURCE_NAME, {"type": "array", "items": _SOURCE_NAME, "maxItems": 100}, {"type": "null"}]}
 
 
 class AskRequest(msgspec.Struct, forbid_unknown_fields=False):
     question: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_QUESTION_CHARS, pattern=VISIBLE)]
     top_k: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_K)] | None = None
     max_answers: Annotated[int, msgspec.Meta(ge=1, le=MAX_ANSWERS)] | None = None
-    since: str | None = None  # YYYY-MM-DD, inclusive: only articles published on or after (checked in app.py)
-    until: str | None = None  # YYYY-MM-DD, inclusive
-    source: SourceNames | Annotated[list[SourceNames], msgspec.Meta(max_length=100)] | None = None  # one or several
+    # YYYY-MM-DD, inclusive: only articles published on or after (checked in app.py)
+    since: Annotated[str | None, msgspec.Meta(extra_json_schema={"extra": DAY_SCHEMA})] = None
+    until: Annotated[str | None, msgspec.Meta(extra_json_schema={"extra": DAY_SCHEMA})] = None  # YYYY-MM-DD, inclusive
+    source: Annotated[SourceNames | Annotated[list[SourceNames], msgspec.Meta(max_length=100)] | None,
+                      msgspec.Meta(extra_json_schema={"extra": SOURCE_SCHEMA})] = None  # one or several
     order: Literal["score", "recent"] | None = None  # "recent": close answers from newer articles first
 
 
