@@ -202,3 +202,69 @@ def test_an_article_whose_title_is_a_whole_paragraph_gets_a_heading_sized_title(
     title = page.inner_text("#reader-title")
     assert title.startswith("Heavy rain") and title.endswith("…") and len(title) <= 121
     assert page.get_attribute("#reader-title", "title").endswith("rising through the week.")
+
+
+NEWS = [("harbour-a", "Ferry news\nThe ferry to Co To island left Van Don port on March 3 with 240 passengers.",
+         {"url": "https://harbour.example/a", "published": "2024-03-03T08:00:00+07:00", "source": "Harbour Daily"}),
+        ("coast-b", "Ferry report\nThe old ferry to Co To island carried 180 passengers from Van Don port in 2021.",
+         {"url": "https://coast.example/b", "published": "2021-05-01", "source": "Coast Times", "author": "T. Van"})]
+
+
+@pytest.fixture(scope="module")
+def news_site(pipeline, settings, embedder, tmp_path_factory):
+    """A server over the seed articles and two dated ferry stories from two sources; every span is an answer."""
+    index_dir = tmp_path_factory.mktemp("news-page") / "index"
+    shutil.copytree(settings.index_dir, index_dir)
+    _, index = write(index_dir, index_config(embedder), [make_document(i, t, **m) for i, t, m in NEWS])
+    answering = make_pipeline(pipeline.retriever, make_reader(pipeline.reader.model_dir, no_answer_threshold=-1e6),
+                              top_k=3, max_answers=20).with_index(index)
+    url, server, thread = _serve(create_app(settings.model_copy(update={"index_dir": index_dir}), answering))
+    yield url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _cite_metas(page) -> list[str]:
+    return [m.inner_text() for m in page.query_selector_all(".msg.bot .citation .cite-meta")]
+
+
+def test_each_answer_says_its_source_and_date_and_links_to_the_original(page, news_site):
+    page.goto(news_site)
+    page.wait_for_selector("#source option[value='Coast Times']", state="attached")  # the page's CSP allows no eval
+    assert page.locator("#source option").count() == 3  # all, and the two sources
+    assert page.text_content("#source option[value='Coast Times']") == "Coast Times (1)"
+    _ask(page, "How many passengers did the ferry to Co To island carry?")
+    page.wait_for_selector(".msg.bot .answer")
+    page.wait_for_selector(".citation .cite-meta")
+    metas = _cite_metas(page)
+    assert any(m.startswith("Harbour Daily · 2024-03-03") for m in metas), metas
+    link = page.query_selector(".citation .cite-meta a.source-link[href='https://harbour.example/a']")
+    assert link and link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    assert page.errors == []
+
+
+def test_the_date_range_and_source_filters_go_with_the_question(page, news_site):
+    sent = []
+    page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/ask") else None)
+    page.goto(news_site)
+    page.wait_for_selector("#source option[value='Coast Times']", state="attached")
+    page.fill("#since", "2024-01-01")
+    page.fill("#until", "2024-12-31")
+    _ask(page, "How many passengers did the ferry carry?")
+    page.wait_for_selector(".msg.bot .answer")
+    assert sent[-1]["since"] == "2024-01-01" and sent[-1]["until"] == "2024-12-31" and "source" not in sent[-1]
+    metas = _cite_metas(page)
+    assert metas and all(m.startswith("Harbour Daily · 2024-03-03") for m in metas), metas
+    page.fill("#since", "")
+    page.fill("#until", "")
+    page.select_option("#source", "Coast Times")
+    _ask(page, "How many passengers did the ferry carry?")
+    page.locator(".msg.bot").nth(1).wait_for()
+    assert sent[-1]["source"] == "Coast Times" and "since" not in sent[-1]
+    last = page.query_selector_all(".msg.bot")[-1]
+    metas = [m.inner_text() for m in last.query_selector_all(".cite-meta")]
+    assert metas and all(m.startswith("Coast Times · 2021-05-01 · by T. Van") for m in metas), metas
+    page.click(".msg.bot:last-child .read-link")
+    page.wait_for_selector("#reader:not([hidden]) #reader-meta .cite-meta")
+    assert page.inner_text("#reader-meta").startswith("Coast Times · 2021-05-01")
+    assert page.errors == []

@@ -5,7 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const chat = $("chat"), form = $("ask-form"), question = $("question"), topK = $("top-k");
 const send = $("send"), statusEl = $("status");
-const reader = $("reader"), readerTitle = $("reader-title"), readerText = $("reader-text");
+const reader = $("reader"), readerTitle = $("reader-title"), readerText = $("reader-text"), readerMeta = $("reader-meta");
+const since = $("since"), until = $("until"), source = $("source");
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -51,6 +52,53 @@ function addMessage(kind, text) {
   return msg;
 }
 
+// Where and when an article was published: "Source · 2023-07-10 · page 3 · by Author", and a link to the
+// original when there is one (only http(s) links: the server refuses others too).
+function appendSourceLine(parent, c) {
+  const parts = [];
+  if (c.source) parts.push(String(c.source));
+  if (c.published) parts.push(String(c.published).slice(0, 10));
+  if (Number.isInteger(c.page)) parts.push("page " + c.page);
+  if (c.author) parts.push("by " + String(c.author));
+  const others = (Array.isArray(c.other_sources) ? c.other_sources : []).map((o) => o && o.source).filter(Boolean);
+  if (others.length) parts.push("also in " + others.join(", "));
+  const url = typeof c.url === "string" && /^https?:\/\//i.test(c.url) ? c.url : null;
+  if (!parts.length && !url) return null;
+  const line = el("div", "cite-meta", parts.join(" · "));
+  if (url) {
+    const link = el("a", "source-link", "Original ↗");
+    link.href = url;
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    link.setAttribute("aria-label", "The original article" + (c.source ? " on " + c.source : "") + " (opens a new tab)");
+    if (parts.length) line.append(document.createTextNode(" · "));
+    line.append(link);
+  }
+  parent.append(line);
+  return line;
+}
+
+// The date range and source chosen on the page, as the API's filter fields (absent when not set).
+function filters() {
+  const out = {};
+  if (since.value) out.since = since.value;
+  if (until.value) out.until = until.value;
+  if (source.value) out.source = source.value;
+  return out;
+}
+
+async function loadSources() {
+  try {
+    const response = await fetch("/api/sources", { headers: { accept: "application/json" } });
+    if (!response.ok) return;
+    for (const s of await response.json()) {
+      const option = el("option", "", s.source + " (" + s.documents + ")");
+      option.value = s.source;
+      source.append(option);
+    }
+  } catch (_) { /* the filter keeps "All sources" */ }
+}
+
 function readerHref(c) {
   return "#doc=" + encodeURIComponent(c.doc_id) + "&start=" + Number(c.start) + "&end=" + Number(c.end);
 }
@@ -72,6 +120,7 @@ function renderAnswers(body) {
     for (const c of answer.citations || []) {
       const cite = el("div", "citation");
       cite.append(el("div", "cite-title", c.title));
+      appendSourceLine(cite, c);
       const passage = el("p", "passage");
       appendHighlighted(passage, c.passage, c.start - c.passage_start, c.end - c.passage_start);
       const link = el("a", "read-link", "Read the article");
@@ -90,7 +139,7 @@ function renderAnswers(body) {
 // On "not found", the passages the service read that come closest, so the user sees why.
 async function showClosest(msg, text) {
   try {
-    const response = await fetch("/api/search?" + new URLSearchParams({ q: String(text ?? ""), k: "3" }),
+    const response = await fetch("/api/search?" + new URLSearchParams({ q: String(text ?? ""), k: "3", ...filters() }),
                                  { headers: { accept: "application/json" } });
     if (!response.ok) return;
     const results = (await response.json()).results || [];
@@ -99,6 +148,7 @@ async function showClosest(msg, text) {
     for (const r of results) {
       const cite = el("div", "citation");
       cite.append(el("div", "cite-title", r.title));
+      appendSourceLine(cite, r);
       cite.append(el("p", "passage", r.passage));
       const link = el("a", "read-link", "Read the article");
       link.href = readerHref({ doc_id: r.doc_id, start: r.start, end: r.end });
@@ -159,7 +209,7 @@ async function ask(text) {
     const request = () => fetch("/api/ask", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify({ question: text, top_k: readTopK() }),
+      body: JSON.stringify({ question: text, top_k: readTopK(), ...filters() }),
     });
     let response = await request();
     if (response.status === 503) { // busy: say so, wait as the server asks, and try once more
@@ -219,6 +269,7 @@ async function showReader() {
   reader.hidden = false;
   document.body.classList.add("reading");
   readerText.replaceChildren();
+  readerMeta.replaceChildren();
   try {
     let doc = cached && cached.doc_id === docId ? cached : null;
     if (!doc) {
@@ -233,9 +284,12 @@ async function showReader() {
       }
       doc = await response.json();
       if (seq !== loadSeq) return;
-      cached = { doc_id: docId, title: String(doc.title ?? ""), text: String(doc.text ?? "") };
+      cached = { ...doc, doc_id: docId, title: String(doc.title ?? ""), text: String(doc.text ?? "") };
       doc = cached;
     }
+    const pages = Array.isArray(doc.pages) ? doc.pages : [], at = parseInt(params.get("start"), 10);
+    const page = pages.length && Number.isInteger(at) ? Math.max(1, pages.filter((p) => p <= at).length) : null;
+    appendSourceLine(readerMeta, { ...doc, page });
     readerTitle.textContent = shortTitle(doc.title, doc.text) || docId;
     readerTitle.title = doc.title || "";
     const mark = appendHighlighted(readerText, doc.text, parseInt(params.get("start"), 10), parseInt(params.get("end"), 10));
@@ -295,4 +349,5 @@ if (routeParams().get("doc") && !(history.state && Number.isInteger(history.stat
   history.pushState({ depth: 1 }, "", hash);
 }
 showReader();
+loadSources();
 if (reader.hidden) question.focus();
