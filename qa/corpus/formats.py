@@ -105,9 +105,12 @@ def extract_html(data: bytes | str, url: str | None = None) -> Extract:
     banners, and its metadata. ``url``: where the page came from (the page's own canonical URL wins)."""
     import trafilatura
 
-    found = trafilatura.bare_extraction(
-        data, url=url, with_metadata=True, include_comments=False, include_images=False, include_tables=True,
-        deduplicate=False, date_extraction_params={"extensive_search": False, "original_date": True})
+    try:
+        found = trafilatura.bare_extraction(
+            data, url=url, with_metadata=True, include_comments=False, include_images=False, include_tables=True,
+            deduplicate=False, date_extraction_params={"extensive_search": False, "original_date": True})
+    except Exception as e:  # lxml and the extractor's own errors on markup it cannot parse: the page is refused
+        raise BadDocument(f"malformed HTML ({type(e).__name__}: {str(e)[:200]})") from None
     text = (found.text or "").strip() if found is not None else ""
     if not text:
         raise BadDocument("no article text found in the HTML page")
@@ -150,10 +153,13 @@ def fragment_text(html: str) -> str:
     import trafilatura
 
     page = f"<html><body><article>{html}</article></body></html>"
-    found = trafilatura.bare_extraction(page, favor_recall=True, include_comments=False, include_images=False,
-                                        include_tables=True, deduplicate=False, with_metadata=False)
-    text = (found.text or "").strip() if found is not None else ""
-    return text or trafilatura.html2txt(page).strip()  # too short for the extractor: all of its text
+    try:
+        found = trafilatura.bare_extraction(page, favor_recall=True, include_comments=False, include_images=False,
+                                            include_tables=True, deduplicate=False, with_metadata=False)
+        text = (found.text or "").strip() if found is not None else ""
+        return text or trafilatura.html2txt(page).strip()  # too short for the extractor: all of its text
+    except Exception:  # markup that cannot be parsed gives no text: the entry is refused for that
+        return ""
 
 
 # ---------------------------------------------------------------- feeds
@@ -164,8 +170,11 @@ def extract_feed(data: bytes, url: str | None = None) -> list[Extract]:
     from xml.sax import SAXException
 
     headers = {"content-location": url} if url else {}  # the base of relative links; nothing is fetched
-    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, resolve_relative_uris=True,
-                              sanitize_html=True)
+    try:
+        parsed = feedparser.parse(io.BytesIO(data), response_headers=headers, resolve_relative_uris=True,
+                                  sanitize_html=True)
+    except Exception as e:  # feedparser reports most problems in bozo_exception; anything else refuses the feed too
+        raise BadDocument(f"malformed XML ({type(e).__name__}: {str(e)[:200]})") from None
     error = parsed.get("bozo_exception")
     if isinstance(error, SAXException):
         raise BadDocument(f"malformed XML: {error}")
