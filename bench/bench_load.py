@@ -51,9 +51,12 @@ REPO = Path(__file__).resolve().parent.parent
 SHED_RUNS = ("baseline", "retry-at-once", "honour-retry-after")
 
 
-def load(base: str, questions: list[str], clients: int, seconds: float, honour_retry_after: bool = False) -> dict:
+def load(base: str, questions: list[str], clients: int, seconds: float, honour_retry_after: bool = False,
+         nice: int = 0) -> dict:
     """``clients`` threads, each asking the questions in turn, one at a time, for ``seconds``. After a 503 a
-    client asks again at once, or (``honour_retry_after``) waits as long as its ``Retry-After`` says."""
+    client asks again at once, or (``honour_retry_after``) waits as long as its ``Retry-After`` says. With
+    ``nice``, the client threads run at that lower priority (Linux: per thread), so that on one machine they
+    take the CPU the server leaves, as clients on other machines would."""
     answered: list[float] = []
     refused: list[float] = []
     statuses: Counter = Counter()
@@ -61,6 +64,8 @@ def load(base: str, questions: list[str], clients: int, seconds: float, honour_r
     begin = threading.Barrier(clients)
 
     def client(n: int) -> None:
+        if nice:
+            os.nice(nice)  # this thread only, on Linux
         with httpx.Client(timeout=120) as c:
             begin.wait()
             i = n
@@ -167,7 +172,8 @@ def shedding(args, questions: list[str]) -> dict:
             prober = multiprocessing.get_context("spawn").Process(target=_probe, args=(base, args.seconds, probes))
             before, cpu = shed_times(base), cpu_seconds(proc.pid)
             prober.start()
-            r = load(base, questions, clients, args.seconds, honour_retry_after=name == "honour-retry-after")
+            r = load(base, questions, clients, args.seconds, honour_retry_after=name == "honour-retry-after",
+                     nice=args.client_nice)
             cpu = cpu_seconds(proc.pid) - cpu
             r["health"] = probes.get(timeout=60)
             prober.join()
@@ -178,7 +184,8 @@ def shedding(args, questions: list[str]) -> dict:
     finally:
         stop(proc)
     base_rate = results.get("baseline", {}).get("per_second")
-    print(f"qa serve as shipped, {args.seconds:g} s a run, CPU: {_cpu()}, {os.cpu_count()} cores")
+    print(f"qa serve as shipped, {args.seconds:g} s a run, CPU: {_cpu()}, {os.cpu_count()} cores"
+          + (f", clients at nice {args.client_nice}" if args.client_nice else ""))
     print(f"{'run':<20}{'clients':>8}{'answered/s':>11}{'vs base':>8}{'p50/p95 ms':>13}{'/health p50/p99 ms':>20}"
           f"{'refused: client p50':>21}{'server p50 / mean':>19}{'server CPU':>12}{'ms/answer':>10}  statuses")
     for name, r in results.items():
@@ -188,7 +195,8 @@ def shedding(args, questions: list[str]) -> dict:
         print(f"{name:<20}{r['clients']:>8}{r['per_second']:>11.2f}{share:>8}{r['p50_ms']:>7.0f}/{r['p95_ms']:<5.0f}"
               f"{h['p50_ms']:>12.1f} / {h['p99_ms']:<5.1f}{r['refused_p50_ms']:>18.1f} ms{server:>19}"
               f"{r['server_cpu']['cores']:>8.2f} cores{r['server_cpu']['ms_per_answer']:>10.0f}  {r['statuses']}")
-    return {"study": "shedding", "seconds": args.seconds, "cpu": _cpu(), "cores": os.cpu_count(), "results": results}
+    return {"study": "shedding", "seconds": args.seconds, "client_nice": args.client_nice, "cpu": _cpu(),
+            "cores": os.cpu_count(), "results": results}
 
 
 SERVERS = {
@@ -236,6 +244,8 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--baseline-clients", type=int, default=2, help="clients of the shedding study's baseline run")
+    ap.add_argument("--client-nice", type=int, default=0,
+                    help="run the shedding study's clients at this lower CPU priority (0: the server's)")
     ap.add_argument("--runs", nargs="+", choices=SHED_RUNS, default=list(SHED_RUNS), help="the shedding study's runs")
     ap.add_argument("--servers", nargs="+", choices=list(SERVERS), help="compare these servers instead (reading throughput)")
     ap.add_argument("--index", default="", help="index folder (default: a fresh qa ingest of seeds/ for shedding, "
