@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PURPOSE=${1:-serve}
-SERVE_MODULES="qa torch transformers sentence_transformers faiss litestar uvicorn bm25s onnxruntime prometheus_client"
+SERVE_MODULES="qa torch transformers sentence_transformers faiss litestar uvicorn bm25s onnxruntime prometheus_client httpx mcp"
 case "$PURPOSE" in
   serve) EXTRAS=""; MODULES="$SERVE_MODULES" ;;
   test) EXTRAS="[test,train,ray]"; MODULES="$SERVE_MODULES pytest httpx playwright schemathesis sklearn matplotlib ray" ;;

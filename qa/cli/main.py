@@ -242,16 +242,9 @@ def serve(
 ) -> None:
     """Serve the API and the chat page; builds the index from seeds/ first if there is none."""
     quiet_libraries()
-    from qa.reader.extractive import ExtractiveReader
-    from qa.search.store import PassageIndex
-
     settings = load_settings(host=host, port=port, index_dir=index, reader_batch_wait_ms=batch_wait_ms,
                              ray_address=ray_address, ray_replicas=replicas)
-    with user_errors():
-        ExtractiveReader.check_files(settings.reader_dir)  # before a long first ingest
-    if not PassageIndex.exists(settings.index_dir):
-        typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
-        _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
+    _index_ready(settings)
     if use_ray:
         _serve_on_ray(settings)
         return
@@ -285,35 +278,122 @@ def _serve_on_ray(settings: Settings) -> None:
                 stop_readers()
 
 
+UrlOpt = Annotated[Optional[str], typer.Option(help="ask the qa-news server at this URL (e.g. http://127.0.0.1:8000) "
+                                                  "through its HTTP API, instead of the local index")]
+TokenOpt = Annotated[Optional[str], typer.Option(envvar="QA_API_TOKEN", show_envvar=False,
+                                                 help="bearer token for the API's writes (QA_API_TOKEN)")]
+
+
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="the question")],
     index: IndexOpt = None,
     top_k: Annotated[Optional[int], typer.Option(help="passages to read (QA_TOP_K)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the API's JSON")] = False,
+    url: UrlOpt = None,
+    timeout: Annotated[float, typer.Option(help="with --url: seconds to wait for the answer")] = 30.0,
 ) -> None:
-    """Answer one question from the terminal, with its citation."""
-    quiet_libraries()
+    """Answer one question from the terminal, with its citation (from the local index, or a server's --url)."""
+    from qa.web.schemas import AskResponse, encode
+
     if not question.strip():
         fail("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:
         fail(f"the question is longer than {MAX_QUESTION_CHARS:,} characters")
-    result = _load_pipeline(load_settings(index_dir=index, top_k=top_k)).ask(question)
+    if url:
+        response = _ask_server(url, question, top_k, timeout)
+    else:
+        quiet_libraries()
+        response = AskResponse.of(_load_pipeline(load_settings(index_dir=index, top_k=top_k)).ask(question))
     if as_json:
-        from qa.web.schemas import AskResponse, encode
-
-        typer.echo(encode(AskResponse.of(result)).decode())
+        typer.echo(encode(response).decode())
         return
-    if not result.answers:
+    if not response.answers:
         typer.echo("Not found in the articles.")
         return
-    for n, a in enumerate(result.answers, 1):
+    for n, a in enumerate(response.answers, 1):
         typer.secho(f"{n}. {a.text}", bold=True, nl=False)
         typer.echo(f"  (score {a.score:.2f})")
         for c in a.citations:
             typer.echo(f"   [{c.doc_id}] {c.title[:80]}  chars {c.start}-{c.end}")
             rel_s, rel_e = c.start - c.passage_start, c.end - c.passage_start
             typer.echo(f"   \"…{c.passage[max(0, rel_s - 80):rel_s]}[{c.passage[rel_s:rel_e]}]{c.passage[rel_e:rel_e + 80]}…\"")
+
+
+def _ask_server(url: str, question: str, top_k: int | None, timeout: float):
+    """``POST /api/ask`` of the server at ``url`` (torch and the models are not loaded for this)."""
+    from qa.client import ApiError, Client, QAClientError
+
+    try:
+        with Client(url, timeout=timeout) as client:
+            return client.ask(question, top_k=top_k)
+    except ApiError as e:
+        fail(f"{url} answered {e.status_code}: {e.detail}")
+    except QAClientError as e:
+        fail(str(e))
+
+
+@app.command()
+def mcp(
+    url: UrlOpt = None,
+    index: IndexOpt = None,
+    token: TokenOpt = None,
+    allow_writes: Annotated[bool, typer.Option("--allow-writes", help="also offer the tools add_documents and "
+                                               "delete_document (needs the token)")] = False,
+    http: Annotated[bool, typer.Option("--http", help="serve MCP over streamable HTTP (/mcp) instead of stdio")] = False,
+    host: Annotated[str, typer.Option(help="with --http: the address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="with --http: the port")] = 8765,
+    timeout: Annotated[float, typer.Option(help="seconds an API request may take")] = 60.0,
+) -> None:
+    """The service as an MCP server for LLM agents: tools ask, search and get_document (stdio unless --http).
+
+    With --url it asks a running server through its HTTP API; without, it loads the index and reader in this
+    process (as `qa serve` does) and asks the same app in memory. Either way an answer is the one POST
+    /api/ask gives. Writes are offered only with --allow-writes and a token (--token or QA_API_TOKEN)."""
+    import contextlib
+
+    import anyio
+
+    from qa.mcp.server import local_client, remote_client, serve_http, serve_stdio
+    from qa.version import service_version
+
+    if allow_writes and not token:
+        fail("--allow-writes needs the API's token: --token or QA_API_TOKEN")
+    if http and allow_writes and host not in ("127.0.0.1", "localhost", "::1"):
+        typer.secho(f"warning: whoever reaches {host}:{port} can add and delete documents", fg=typer.colors.YELLOW,
+                    err=True)
+    # stdout is the protocol's channel over stdio: whatever loading prints goes to stderr
+    with contextlib.redirect_stdout(sys.stderr):
+        if url:
+            source = remote_client(url, token if allow_writes else None, timeout)
+        else:
+            quiet_libraries()
+            settings = load_settings(index_dir=index, api_token=token)
+            source = local_client(settings, _load_local(settings), timeout)
+    if http:
+        anyio.run(serve_http, source, allow_writes, host, port, service_version())
+    else:
+        anyio.run(serve_stdio, source, allow_writes, service_version())
+
+
+def _index_ready(settings: Settings) -> None:
+    """The reader's files checked, and the index built from seeds/ if there is none (``qa serve``, ``qa mcp``)."""
+    from qa.reader.extractive import ExtractiveReader
+    from qa.search.store import PassageIndex
+
+    with user_errors():
+        ExtractiveReader.check_files(settings.reader_dir)  # before a long first ingest
+    if not PassageIndex.exists(settings.index_dir):
+        typer.echo(f"no index in {settings.index_dir}: building it from {settings.seeds_dir}")
+        _run_ingest(settings, [settings.seeds_dir], rebuild=False, progress=True)
+
+
+def _load_local(settings: Settings):
+    """The pipeline ``qa serve`` would serve."""
+    from qa.reader.batching import serving_reader
+
+    _index_ready(settings)
+    return _load_pipeline(settings, serving_reader(settings))
 
 
 @app.command("eval")

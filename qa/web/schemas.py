@@ -2,20 +2,24 @@
 
 The JSON of these is fixed (tools outside the repo score the service through it): fields may be
 added, never renamed, reordered or removed.
+
+The Python client (``qa/client``) decodes the same structs, so this module imports nothing heavier than
+msgspec at run time: the domain types below are for type checking only (``tests/client`` checks it).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from qa.answering.pipeline import AskResult
-from qa.corpus.documents import Document, Origin
-from qa.search.retriever import Hit
-from qa.search.store import Manifest
-from qa.limits import MAX_DOCUMENTS_PER_REQUEST, MAX_SOURCE_CHARS, VISIBLE
-from qa.settings import MAX_ANSWERS, MAX_QUESTION_CHARS, MAX_TOP_K
+from qa.limits import MAX_ANSWERS, MAX_DOCUMENTS_PER_REQUEST, MAX_QUESTION_CHARS, MAX_SOURCE_CHARS, MAX_TOP_K, VISIBLE
+
+if TYPE_CHECKING:  # the ``of`` constructors' arguments; importing them would load torch and the stores
+    from qa.answering.pipeline import AskResult
+    from qa.corpus.documents import Document, Origin
+    from qa.search.retriever import Hit
+    from qa.search.store import Manifest
 
 
 SourceNames = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SOURCE_CHARS)]
