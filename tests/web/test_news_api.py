@@ -9,6 +9,7 @@ import pytest
 from litestar.testing import TestClient
 from pydantic import SecretStr
 
+from qa.search.store import PassageIndex
 from qa.web.app import create_app
 
 from conftest import REPO, make_pipeline, make_reader
@@ -32,8 +33,9 @@ def news(settings, pipeline, tmp_path_factory):
     shutil.copytree(settings.index_dir, index)
     app_settings = settings.model_copy(update={"index_dir": index, "api_token": SecretStr(TOKEN),
                                                "reader_runtime": "torch", "recent_margin": 1.0})
+    # over the copy: writes go to the index the pipeline was loaded from, and the session's seed index is shared
     answering = make_pipeline(pipeline.retriever, make_reader(pipeline.reader.model_dir, no_answer_threshold=-1e6),
-                              top_k=8, max_answers=8, recent_margin=1.0)
+                              top_k=8, max_answers=8, recent_margin=1.0).with_index(PassageIndex.load(index))
     with TestClient(app=create_app(app_settings, answering)) as client:
         bad_feed = rss_feed(A[2:3]).replace("</channel>", "<item><title>Gallery</title><link>https://news.example.org/"
                                             "g.html</link></item><item><title>Odd date</title><link>https://news."
@@ -53,6 +55,7 @@ def news(settings, pipeline, tmp_path_factory):
         ]}
         r = client.post("/api/documents", json=body, headers=AUTH)
         assert r.status_code == 200, r.text
+        assert PassageIndex.load(settings.index_dir).manifest.document_count == 5  # the shared seed index untouched
         yield client, r.json()
 
 
