@@ -46,9 +46,9 @@ class Filter:
     @classmethod
     def of(cls, since: object = None, until: object = None, sources: object = None) -> "Filter":
         """A filter from request values, checked (``BadFilter`` names what is wrong)."""
+        # since after until is an empty range, not an error: nothing was published in it, so nothing is found
+        # (every value the API's schema admits is a request it answers)
         lo, hi = day(since, "since"), day(until, "until")
-        if lo and hi and lo > hi:
-            raise BadFilter(f"since ({lo}) is after until ({hi})")
         if sources is None:
             names: list = []
         elif isinstance(sources, str):

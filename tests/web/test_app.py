@@ -133,7 +133,7 @@ def test_search_modes_and_validation(client):
 
 def test_documents_list_and_unknown_id(client):
     docs = client.get("/api/documents").json()
-    assert len(docs) == 5 and set(docs[0]) == {"doc_id", "title", "length"}
+    assert len(docs) == 5 and list(docs[0]) == ["doc_id", "title", "length", "url", "published", "source", "author"]
     r = client.get("/api/documents/no-such-doc")
     assert r.status_code == 404 and r.json()["status_code"] == 404
 
@@ -185,7 +185,9 @@ def test_the_wire_json_of_an_answer_is_the_fixed_contract(client, pipeline):
     body = client.post("/api/ask", json={"question": "Who attended the conference?"}).json()
     assert list(body) == ["question", "answers", "took_ms"]
     assert list(body["answers"][0]) == ["text", "score", "citations"]
-    assert list(body["answers"][0]["citations"][0]) == ["doc_id", "title", "start", "end", "passage", "passage_start"]
+    # the contract's fields first and in order; the news metadata only added after them
+    assert list(body["answers"][0]["citations"][0]) == ["doc_id", "title", "start", "end", "passage", "passage_start",
+                                                        "url", "published", "source", "author", "page", "other_sources"]
 
 
 def test_an_unusable_index_or_reader_is_a_json_503_naming_the_problem(pipeline, settings, monkeypatch):
