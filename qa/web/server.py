@@ -51,26 +51,27 @@ class HeaderDeadline:
         if self._header_timer is None and not self.transport.is_closing():
             self._arm()  # the next request on this connection gets its own deadline
 
+    # the hooks both uvicorn protocols share; each subclass disarms where its parser has the headers
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._rearm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
 
 class HeaderTimeoutProtocol(HeaderDeadline, H11Protocol):
     """h11 with a deadline for each request's headers."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
 
     def handle_events(self) -> None:
         super().handle_events()
         if self.cycle is not None and not self.cycle.response_complete:
             self._disarm()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._rearm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
 
 try:
@@ -83,21 +84,9 @@ if HttpToolsProtocol is not None:
     class HttpToolsHeaderTimeoutProtocol(HeaderDeadline, HttpToolsProtocol):
         """httptools with a deadline for each request's headers."""
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            self._rearm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
 
     PROTOCOL: type = HttpToolsHeaderTimeoutProtocol
 else:
