@@ -161,7 +161,3 @@ def compare(base: Outcome, cand: Outcome, prior: float, n: int = BOOTSTRAP, seed
         diffs.append({k: cc[k] - bb[k] for k in bb})
     return {k: {"baseline": b[k], "candidate": c[k], "difference": c[k] - b[k],
                 "ci95": interval([d[k] for d in diffs])} for k in b}
-
-
-def policies(rows: list[Row], priors=PRIORS) -> dict[float, NoAnswerPolicy]:
-    return {p: fit(rows, prior=p) for p in priors}
