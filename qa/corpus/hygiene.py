@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -90,13 +91,19 @@ def url_id(url: str) -> str:
     return readable[:60].rstrip("_") + "-" + hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
-def check_url(raw: object) -> str | None:
+def optional_text(raw: object, not_text: Callable[[str], Exception]) -> str | None:
+    """An optional text field, stripped; None when absent or blank. Anything but text raises ``not_text(type name)``,
+    so each caller keeps its own error type and message."""
     if raw is None:
         return None
     if not isinstance(raw, str):
-        raise BadDocument(f"'url' must be text, not {type(raw).__name__}")
-    raw = raw.strip()
-    if not raw:
+        raise not_text(type(raw).__name__)
+    return raw.strip() or None
+
+
+def check_url(raw: object) -> str | None:
+    raw = optional_text(raw, lambda kind: BadDocument(f"'url' must be text, not {kind}"))
+    if raw is None:
         return None
     if len(raw) > MAX_URL_CHARS:
         raise BadDocument(f"'url' is longer than {MAX_URL_CHARS} characters")
@@ -109,12 +116,8 @@ def check_url(raw: object) -> str | None:
 def check_published(raw: object) -> str | None:
     """A publication date or time as ISO 8601: ``2023-07-10``, or ``2023-07-10T08:30:00+07:00`` with the
     offset it was given (its calendar day is the day the publisher printed). RFC 2822 dates are read too."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise BadDocument(f"'published' must be text (an ISO 8601 date), not {type(raw).__name__}")
-    text = raw.strip()
-    if not text:
+    text = optional_text(raw, lambda kind: BadDocument(f"'published' must be text (an ISO 8601 date), not {kind}"))
+    if text is None:
         return None
     parsed = parse_date(text)
     if parsed is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from qa.corpus.documents import Document
+from qa.corpus.hygiene import optional_text
 
 
 class BadFilter(ValueError):
@@ -19,12 +20,8 @@ class BadFilter(ValueError):
 
 def day(raw: object, key: str) -> str | None:
     """A filter bound as ``YYYY-MM-DD`` (None when absent or blank)."""
-    if raw is None:
-        return None
-    if not isinstance(raw, str):
-        raise BadFilter(f"{key} must be a date as text (YYYY-MM-DD), not {type(raw).__name__}")
-    text = raw.strip()
-    if not text:
+    text = optional_text(raw, lambda kind: BadFilter(f"{key} must be a date as text (YYYY-MM-DD), not {kind}"))
+    if text is None:
         return None
     if len(text) == 10:  # fromisoformat alone would also take 20230710
         try:
