@@ -73,6 +73,9 @@ class Settings(BaseSettings):
 
     # reading
     max_answers: int = Field(default=3, ge=1, le=MAX_ANSWERS)
+    answer_cache_size: int = Field(default=1024, ge=0, le=1_000_000,
+                                   description="answers kept for repeated questions over the same index snapshot "
+                                               "(0: none)")
     recent_margin: float = Field(default=0.1, ge=0.0, le=1.0,
                                  description='order "recent": answers within this of the best score come newest first')
     spans_per_passage: int = Field(default=2, ge=1, le=10, description="spans the reader proposes per passage")

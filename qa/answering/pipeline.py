@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from qa.answering.cache import AnswerCache
 from qa.answering.no_answer import NoAnswerPolicy, features
 from qa.answering.verifier import AnswerVerifier, Proposal
 from qa.reader.extractive import ExtractiveReader, ReaderNotFound, SpanAnswer
@@ -146,13 +147,16 @@ def newest_first(answers: list[Answer], margin: float) -> list[Answer]:
 
 
 class AnswerPipeline:
-    """Joins a retriever, a reader and (when the policy weighs its logit) a verifier; holds no state
-    beyond the components it was given."""
+    """Joins a retriever, a reader and (when the policy weighs its logit) a verifier over one index
+    snapshot; its only state beyond those components is the cache of answers it gave."""
 
     def __init__(self, retriever: Retriever, reader: ExtractiveReader, *, top_k: int, max_answers: int, mode: Mode,
                  spans_per_passage: int, policy: NoAnswerPolicy | None = None,
-                 verifier: AnswerVerifier | None = None, recent_margin: float = 0.1) -> None:
+                 verifier: AnswerVerifier | None = None, recent_margin: float = 0.1,
+                 answer_cache_size: int = 0) -> None:
         self.retriever = retriever
+        self.answer_cache_size = answer_cache_size
+        self.cache = AnswerCache(answer_cache_size)  # this snapshot's answers; another snapshot starts empty
         self.recent_margin = recent_margin  # order="recent": answers this close to the best count as tied
         self.reader = reader
         self.policy = policy or policy_for_reader(reader)
@@ -187,7 +191,7 @@ class AnswerPipeline:
             verifier.warm_up()
         kwargs = dict(top_k=settings.top_k, max_answers=settings.max_answers, mode=settings.retrieval_mode,
                       spans_per_passage=settings.spans_per_passage, policy=policy, verifier=verifier,
-                      recent_margin=settings.recent_margin)
+                      recent_margin=settings.recent_margin, answer_cache_size=settings.answer_cache_size)
         kwargs.update(overrides)
         return cls(retriever, reader, **kwargs)
 
@@ -196,7 +200,8 @@ class AnswerPipeline:
         r = self.retriever
         return AnswerPipeline(Retriever(index, r.embedder, r.fusion), self.reader, top_k=self.top_k,
                               max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
-                              policy=self.policy, verifier=self.verifier, recent_margin=self.recent_margin)
+                              policy=self.policy, verifier=self.verifier, recent_margin=self.recent_margin,
+                              answer_cache_size=self.answer_cache_size)
 
     def _with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation saying where and when its article was published (and its page)."""
@@ -233,12 +238,33 @@ class AnswerPipeline:
                                                       share, dense - top_dense, v)))
             return out
 
+    def _cache_key(self, question: str, top_k: int | None, max_answers: int | None, mode: Mode | None,
+                   where: Filter | None, order: Order) -> tuple:
+        # options as they take effect, so an explicit default and an omitted one share an entry
+        return (question.strip(), top_k or self.top_k, max_answers or self.max_answers, mode or self.mode,
+                where or None, order)
+
+    def cached(self, question: str, top_k: int | None = None, max_answers: int | None = None,
+               mode: Mode | None = None, where: Filter | None = None, order: Order = "score") -> AskResult | None:
+        """The answers ``ask`` gave to the same question with the same options over this snapshot, or None."""
+        t0 = time.perf_counter()
+        found = self.cache.get(self._cache_key(question, top_k, max_answers, mode, where, order))
+        if found is None:
+            return None
+        answers = [Answer(a.text, a.score, list(a.citations)) for a in found]  # callers may reorder their copy
+        return AskResult(question.strip(), answers, (time.perf_counter() - t0) * 1000)
+
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
             mode: Mode | None = None, deadline: float | None = None, where: Filter | None = None,
             order: Order = "score") -> AskResult:
         """Answers best first; with ``where``, read from the articles it admits only; with ``order="recent"``,
-        answers within ``recent_margin`` of the best score come newest article first."""
+        answers within ``recent_margin`` of the best score come newest article first. A repeat of a question
+        already answered over this snapshot, with the same options, is answered from the cache."""
+        hit = self.cached(question, top_k, max_answers, mode, where, order)
+        if hit is not None:
+            return hit
         t0 = time.perf_counter()
+        key = self._cache_key(question, top_k, max_answers, mode, where, order)
         question = question.strip()
         candidates = self.candidates(question, top_k, mode, deadline, where)
         with stage("no_answer"):
@@ -249,4 +275,5 @@ class AnswerPipeline:
             if order == "recent":
                 answers = newest_first(answers, self.recent_margin)
             answers = answers[: max_answers or self.max_answers]
+        self.cache.put(key, tuple(Answer(a.text, a.score, list(a.citations)) for a in answers))
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)

@@ -48,6 +48,11 @@ class ServiceCollector:
             index = corpus.pipeline.retriever.index
             yield GaugeMetricFamily("qa_index_documents", "documents served", value=len(index.documents))
             yield GaugeMetricFamily("qa_index_passages", "passages served", value=len(index.passages))
+            cache = corpus.pipeline.cache.stats()  # this snapshot's: a new snapshot starts from zero
+            yield GaugeMetricFamily("qa_answer_cache_entries", "answers held for repeated questions", value=cache.size)
+            yield GaugeMetricFamily("qa_answer_cache_hits", "questions answered from the cache (this snapshot)",
+                                    value=cache.hits)
+            yield GaugeMetricFamily("qa_answer_cache_misses", "questions read (this snapshot)", value=cache.misses)
             reader = corpus.pipeline.reader
             info = InfoMetricFamily("qa_reader", "the reader being served")
             info.add_metric([], {"version": reader_config.version(reader.config) or "",  # "": it names none

@@ -133,3 +133,19 @@ def test_leftovers_of_killed_writes_are_removed_when_the_server_starts(app_setti
         assert c.get("/health").status_code == 200
     names = sorted(p.name for p in index_dir.iterdir() if p.name.startswith(("snap-", "CURRENT")))
     assert names == ["CURRENT", PassageIndex.current_name(index_dir)]
+
+
+def test_a_repeated_question_sees_the_articles_written_since_it_was_first_answered(client):
+    question = {"question": "How many passengers did the ferry carry?"}
+    before = client.post("/api/ask", json=question).json()["answers"]
+    assert all(c["doc_id"] != "ferry-2026" for a in before for c in a["citations"])
+    assert client.post("/api/ask", json=question).json()["answers"] == before  # the cached answers
+    assert client.post("/api/documents", json={"documents": [FERRY]}, headers=AUTH).status_code == 200
+    after = client.post("/api/ask", json=question).json()["answers"]
+    assert any(c["doc_id"] == "ferry-2026" for a in after for c in a["citations"])
+    assert client.delete("/api/documents/ferry-2026", headers=AUTH).status_code == 204
+    gone = client.post("/api/ask", json=question).json()["answers"]
+    assert all(c["doc_id"] != "ferry-2026" for a in gone for c in a["citations"])
+    metrics = client.get("/metrics").text
+    assert "qa_answer_cache_hits 0.0" in metrics  # the snapshot after the delete has answered once, by reading
+    assert "qa_answer_cache_misses 1.0" in metrics
