@@ -1,12 +1,12 @@
 """Reader forward-pass latency for one 256-token window (question + passage), fixed threads.
 
     .venv/bin/python bench/bench_reader.py [--model models/reader] [--threads 2] [--runs 50]
-        [--runtime torch onnx] [--int8] [--bf16]
+        [--runtime torch onnx onnx-int8] [--int8] [--bf16]
 
 Each ``--runtime`` named is timed; with several, their runs are interleaved in rounds of 10 so that
 a noisy machine (CPU steal) slows them alike. ``onnx`` is the fused ONNX Runtime graph the service
-uses on CPUs without bf16 (QA_READER_RUNTIME=auto); ``torch`` is PyTorch fp32, or bf16/int8 with
-those flags (which apply to torch only).
+uses on CPUs without bf16 (QA_READER_RUNTIME=auto); ``onnx-int8`` its dynamically quantised graph
+(QA_READER_INT8=1); ``torch`` is PyTorch fp32, or bf16/int8 with those flags (which apply to torch only).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--length", type=int, default=256)
     ap.add_argument("--int8", action="store_true", help="dynamic int8 quantisation, as QA_READER_INT8=1")
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast, as QA_READER_DTYPE=bfloat16")
-    ap.add_argument("--runtime", nargs="+", choices=["torch", "onnx"], default=["torch"])
+    ap.add_argument("--runtime", nargs="+", choices=["torch", "onnx", "onnx-int8"], default=["torch"])
     ap.add_argument("--cache-dir", default=".cache", help="where the ONNX graph is kept (as QA_CACHE_DIR)")
     args = ap.parse_args()
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
@@ -40,12 +40,12 @@ def main() -> None:
 
     runs = {}
     for runtime in args.runtime:
-        if runtime == "onnx":
+        if runtime.startswith("onnx"):
             from qa.reader.onnx_runtime import OnnxSpanModel
 
-            onnx_model = OnnxSpanModel(args.model, args.threads, args.cache_dir)
+            onnx_model = OnnxSpanModel(args.model, args.threads, args.cache_dir, int8=runtime == "onnx-int8")
             feed = {k: v.numpy() for k, v in enc.items()}
-            runs["onnx fp32"] = lambda: onnx_model(feed)
+            runs[f"onnx {'int8' if onnx_model.int8 else 'fp32'}"] = lambda m=onnx_model: m(feed)
         else:
             model = AutoModelForQuestionAnswering.from_pretrained(args.model, dtype=torch.float32).eval()
             if args.int8:

@@ -85,11 +85,12 @@ class Settings(BaseSettings):
                                             description="a longer question is cut to this (and to a quarter of a window)")
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_batch_size: int = Field(default=16, ge=1)
-    reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU)")
+    reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU; "
+                                                         "ONNX Runtime's int8 graph unless the runtime is torch)")
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="bfloat16 where the CPU has bf16 kernels (auto), or force one")
     reader_runtime: Literal["auto", "torch", "onnx"] = Field(
-        default="auto", description="onnx: fused ONNX Runtime kernels, fp32 on the CPU; auto: onnx unless bf16 or int8")
+        default="auto", description="onnx: fused ONNX Runtime kernels on the CPU (fp32, or int8); auto: onnx unless bf16")
     reader_device: Literal["cpu", "cuda"] = Field(default="cpu", description="cuda only for held-out evaluation on a GPU")
     no_answer_threshold: float | None = Field(default=None, description="override the reader's tuned threshold")
     verifier_reach: int = Field(default=150, ge=0, le=2000,

@@ -73,12 +73,12 @@ class ExtractiveReader:
         if int8 and device != "cpu":
             raise ValueError("the int8 reader runs on the CPU only")
         self.device = device  # the service reads on the CPU; "cuda" serves held-out evaluation on a GPU
-        # "onnx": the same fp32 network under ONNX Runtime's fused CPU kernels (faster where there is no
-        # bf16, same logits to 1e-5); "torch": PyTorch; "auto": onnx on a CPU without bf16 and int8.
+        # "onnx": the same network under ONNX Runtime's fused CPU kernels, fp32 (faster where there is no
+        # bf16, same logits to 1e-5) or int8; "torch": PyTorch; "auto": onnx on a CPU unless bf16 is used.
         if runtime not in ("auto", "torch", "onnx"):
             raise ValueError(f"reader runtime {runtime!r}: use auto, torch or onnx")
-        if runtime == "onnx" and (device != "cpu" or int8 or dtype == "bfloat16"):
-            raise ValueError("the onnx reader runtime is fp32 on the CPU: not with cuda, int8 or bfloat16")
+        if runtime == "onnx" and (device != "cpu" or dtype == "bfloat16"):
+            raise ValueError("the onnx reader runtime is fp32 or int8 on the CPU: not with cuda or bfloat16")
         self.runtime = runtime
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None  # where the exported graph is kept
         self.bf16 = False  # resolved in warm_up()
@@ -123,11 +123,10 @@ class ExtractiveReader:
         self.bf16 = (not self.int8 and self.runtime != "onnx"
                      and (self.dtype == "bfloat16" or (self.dtype == "auto" and auto_bf16)))
         use_onnx = self.runtime == "onnx" or (
-            self.runtime == "auto" and self.device == "cpu" and not self.int8 and not self.bf16
-            and onnx_supported(self.model_dir))
+            self.runtime == "auto" and self.device == "cpu" and not self.bf16 and onnx_supported(self.model_dir))
         if use_onnx:
             try:
-                self._model = OnnxSpanModel(self.model_dir, self.threads, self.cache_dir)
+                self._model = OnnxSpanModel(self.model_dir, self.threads, self.cache_dir, int8=self.int8)
             except Exception as exc:  # "auto" is a speed choice: any failure to build the graph falls back
                 if self.runtime == "onnx":
                     raise

@@ -5,6 +5,11 @@ weights faster once its transformer optimizer has fused each layer's attention, 
 layer norms (49-53 against 62-69 ms per 256-token window on 2 threads of a CPU without bf16 kernels, measured
 with bench/bench_reader.py --runtime torch onnx; logits agree to 1e-5).
 
+With ``int8``, the fused graph's matrix products are dynamically quantised (int8 weights, activations
+quantised per batch): fewer bytes to move and integer kernels. Weights are stored unsigned (U8U8) because
+AVX2 CPUs without VNNI multiply u8 by s8 with an instruction that can saturate; u8 by u8 cannot, so the
+answers do not depend on which x86 CPU serves them.
+
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first
 use and kept in a cache folder under a key made from the weights, the config and the library
 versions, so a new reader or a new library gets a new graph and a stale one is never used.
@@ -87,13 +92,25 @@ def export_fused(model_dir: Path, out_path: Path) -> None:
         fused.save_model_to_file(str(out_path))
 
 
-class OnnxSpanModel:
-    """Start and end logits for padded batches of windows, from a cached fused ONNX graph."""
+def quantise_int8(fused_path: Path, out_path: Path) -> None:
+    """The fused graph with its matrix products dynamically quantised to int8 (weights u8, see above)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    def __init__(self, model_dir: Path, threads: int, cache_dir: Path | None = None) -> None:
+    # the fused ops (com.microsoft domain) defeat ONNX shape inference: their outputs are fp32 tensors
+    quantize_dynamic(fused_path, out_path, weight_type=QuantType.QUInt8,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+class OnnxSpanModel:
+    """Start and end logits for padded batches of windows, from a cached fused ONNX graph (fp32, or int8
+    with ``int8``)."""
+
+    def __init__(self, model_dir: Path, threads: int, cache_dir: Path | None = None, int8: bool = False) -> None:
         import onnxruntime as ort
 
         self.model_dir = Path(model_dir)
+        self.int8 = int8
         if not onnx_supported(self.model_dir):
             raise ValueError(f"the ONNX reader runtime supports BERT-style readers only, not the one in {model_dir}")
         self._tmp = None
@@ -109,7 +126,7 @@ class OnnxSpanModel:
             self._tmp = tempfile.TemporaryDirectory(prefix="qa-reader-onnx-")
             cache_dir = self._tmp.name
         cache_dir = Path(cache_dir)
-        self.path = cache_dir / f"reader-{cache_key(self.model_dir)}.onnx"
+        self.path = cache_dir / f"reader-{cache_key(self.model_dir)}{'-int8' if int8 else ''}.onnx"
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
@@ -126,11 +143,17 @@ class OnnxSpanModel:
     def _export(self) -> None:
         log.info("exporting the reader to ONNX (once per weights): %s", self.path)
         partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        fp32 = partial.with_name(f"{partial.name}.fp32")
         try:
-            export_fused(self.model_dir, partial)
+            if self.int8:
+                export_fused(self.model_dir, fp32)
+                quantise_int8(fp32, partial)
+            else:
+                export_fused(self.model_dir, partial)
             os.replace(partial, self.path)  # whole file or none: concurrent starts never see half a graph
         finally:
             partial.unlink(missing_ok=True)
+            fp32.unlink(missing_ok=True)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         feed = {name: np.asarray(batch[name], dtype=np.int64) for name in INPUTS if name in batch}

@@ -36,20 +36,42 @@ def test_onnx_reader_gives_the_torch_readers_scores_on_padded_batches(tiny_reade
             assert PASSAGES[s.passage_index][s.start : s.end] == s.text
 
 
-def test_auto_runtime_is_onnx_on_an_fp32_cpu_reader_and_torch_for_int8(tiny_reader_dir, tmp_path):
+def test_auto_runtime_is_onnx_on_a_cpu_reader_in_fp32_and_in_int8(tiny_reader_dir, tmp_path):
     auto = make_reader(tiny_reader_dir, dtype="float32", cache_dir=tmp_path)
     auto.warm_up()
-    assert auto.runtime_used == "onnx"
-    int8 = make_reader(tiny_reader_dir, int8=True)
+    assert auto.runtime_used == "onnx" and not auto._model.int8
+    int8 = make_reader(tiny_reader_dir, int8=True, cache_dir=tmp_path)
     int8.warm_up()
-    assert int8.runtime_used == "torch"
+    assert int8.runtime_used == "onnx" and int8._model.int8 and not int8.bf16
+    assert sorted(p.name.endswith("-int8.onnx") for p in tmp_path.iterdir()) == [False, True]  # one graph each
+    torch_int8 = make_reader(tiny_reader_dir, int8=True, runtime="torch")
+    torch_int8.warm_up()
+    assert torch_int8.runtime_used == "torch"
+
+
+def test_int8_onnx_reader_scores_close_to_the_fp32_one_and_quotes_exactly(tiny_reader_dir, tmp_path):
+    """Quantisation moves the logits a little, never the offsets: every span is still the passage's own text."""
+    fp32 = make_reader(tiny_reader_dir, max_length=64, stride=16, runtime="onnx", cache_dir=tmp_path)
+    int8 = make_reader(tiny_reader_dir, max_length=64, stride=16, runtime="onnx", int8=True, cache_dir=tmp_path)
+    int8.warm_up()
+    batch = fp32.encode(["When does the decree take effect?"] * len(PASSAGES), PASSAGES)
+    padded = fp32._tokenizer.pad({k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids")},
+                                 return_tensors="np")
+    a = np.concatenate(fp32._model(padded))
+    b = np.concatenate(int8._model(padded))
+    assert not np.array_equal(a, b)  # it is another graph
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.95
+    assert np.abs(a - b).max() < 0.25 * np.abs(a).max()
+    for spans in int8.read("When does the decree take effect?", PASSAGES, top_n=3):
+        for s in spans:
+            assert PASSAGES[s.passage_index][s.start : s.end] == s.text
 
 
 def test_onnx_runtime_refuses_what_it_cannot_run(tiny_reader_dir, tmp_path):
     with pytest.raises(ValueError, match="use auto, torch or onnx"):
         make_reader(tiny_reader_dir, runtime="tensorrt")
-    for kwargs in ({"int8": True}, {"device": "cuda"}, {"dtype": "bfloat16"}):
-        with pytest.raises(ValueError, match="fp32 on the CPU"):
+    for kwargs in ({"device": "cuda"}, {"dtype": "bfloat16"}):
+        with pytest.raises(ValueError, match="fp32 or int8 on the CPU"):
             make_reader(tiny_reader_dir, runtime="onnx", **kwargs)
     other = tmp_path / "mpnet"
     other.mkdir()
