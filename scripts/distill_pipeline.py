@@ -58,6 +58,10 @@ MIXES = {
             6000),
     "trust": (("squad_train.json", "xquad_en.json", "qed_nq.json", "unansq_pairs.json", "squadshifts_new_wiki.json"),
               10000),
+    # trust plus SQuAD 2.0 train as scripts/squad2_train_data.py orders it (its paragraphs with unanswerable
+    # questions first, round-trip wording, AddSent), its held-out articles left out
+    "squad2": (("squad_train.json", "xquad_en.json", "qed_nq.json", "unansq_pairs.json", "squadshifts_new_wiki.json",
+                "squad2_train_paired.json", "squad2_train_mt.json", "squad2_train_addsent.json"), 10000),
 }
 # whose paragraphs the "cloze" recipes ask template questions over: the encyclopedic ones, like the held-out articles
 CLOZE_FILES = ("squad_train.json", "xquad_en.json", "qed_nq.json")

@@ -7,14 +7,16 @@ trip. So ``prepare`` packs everything and deals it into ``.gpu/call1``, ``.gpu/c
 what one call has room for, and ``model-out`` / ``model-back`` take the reader's weights out of the index
 and put them back (the file itself never moves; ``status`` says where things stand):
 
-    .venv/bin/python scripts/gpu_trip.py prepare --mpnet runs/base/all-mpnet-base-v2 --data ../shared/qa-train
+    .venv/bin/python scripts/squad2_train_data.py --shared ../shared/qa-train --out runs/data
+    .venv/bin/python scripts/gpu_trip.py prepare --mpnet runs/base/all-mpnet-base-v2 --data ../shared/qa-train \
+        --squad2 runs/data
     .venv/bin/python scripts/gpu_trip.py model-out
     # the calls it prints, one after another while the machine is warm, the last one training
     .venv/bin/python scripts/gpu_trip.py model-back
 
 On the machine every call runs ``scripts/gpu_trip.sh .gpu/callN``, which gathers its parts; the last
 (``--train``) joins them, unpacks the encoders and the data, and runs ``distill_pipeline.py``'s trust
-trip. Training only: nothing of it is committed.
+trip on the ``squad2`` mix. Training only: nothing of it is committed.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ MARGIN = 512 * 1024  # room for files that appear in the tree between prepare an
 READER_WEIGHTS = "models/reader/model.safetensors"
 from distill_pipeline import MIXES  # noqa: E402
 
-# what the trip trains on and is measured on (gpu_trip.sh: --mix trust, --heldout, --more-heldout)
-DATA_FILES = MIXES["trust"][0] + ("squad2_dev_more.json", "squad_dev.json", "README.md")
+# what the trip trains on and is measured on (gpu_trip.sh: --mix squad2, --heldout, --more-heldout)
+MIX = "squad2"
+DATA_FILES = MIXES[MIX][0] + ("squad2_dev_more.json", "squad_dev.json", "README.md")
 
 
 def tree_bytes(repo: Path = REPO, without: tuple[str, ...] = (READER_WEIGHTS,)) -> int:
@@ -66,15 +69,20 @@ def deal(items: list[tuple[str, bytes]], room: int) -> list[list[tuple[str, byte
     return calls
 
 
-def data_tarball(folder: Path) -> bytes:
+def data_path(name: str, folders: tuple[Path, ...]) -> Path:
+    """Where a data file is: the first of ``folders`` that has it (the shared data, then the prepared split)."""
+    return next((f / name for f in folders if (f / name).exists()), folders[0] / name)
+
+
+def data_tarball(folders: tuple[Path, ...]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:xz", preset=9) as tar:
         for name in DATA_FILES:
-            tar.add(folder / name, arcname=f"qa-train/{name}")
+            tar.add(data_path(name, folders), arcname=f"qa-train/{name}")
     return buf.getvalue()
 
 
-def prepare(mpnet: Path, minilm: Path, data: Path, out: Path, room: int) -> list[list[str]]:
+def prepare(mpnet: Path, minilm: Path, data: Path, out: Path, room: int, squad2: Path | None = None) -> list[list[str]]:
     """Pack the encoders and the data into ``out/callN``, at most ``room`` bytes a call; returns each
     call's file names."""
     import weights_transport as wt
@@ -85,7 +93,7 @@ def prepare(mpnet: Path, minilm: Path, data: Path, out: Path, room: int) -> list
         wt.pack(folder, str(tmp), part_mb=1e6, fp16=False)  # one part: dealt below
         items.append((name, Path(str(tmp) + ".part00").read_bytes()))
         Path(str(tmp) + ".part00").unlink()
-    items.append(("qa-train.tar.xz", data_tarball(data)))
+    items.append(("qa-train.tar.xz", data_tarball((data, squad2 or data))))
     calls = deal(items, room)
     listing = []
     for i, parts in enumerate(calls, 1):
@@ -139,20 +147,24 @@ def main() -> None:
     p.add_argument("--mpnet", type=Path, required=True, help="all-mpnet-base-v2 folder (scripts/get-mpnet.sh)")
     p.add_argument("--minilm", type=Path, default=None, help="the students' base encoder (default: the packaged one)")
     p.add_argument("--data", type=Path, required=True, help="the qa-train folder")
+    p.add_argument("--squad2", type=Path, default=REPO / "runs" / "data",
+                   help="the SQuAD 2.0 train split that scripts/squad2_train_data.py writes")
     p.add_argument("--out", type=Path, default=REPO / ".gpu")
     sub.add_parser("model-out")
     sub.add_parser("model-back")
     sub.add_parser("status")
     args = ap.parse_args()
     if args.cmd == "prepare":
-        missing = [str(args.data / f) for f in DATA_FILES if not (args.data / f).exists()]
+        folders = (args.data, args.squad2)
+        missing = [str(data_path(f, folders)) for f in DATA_FILES if not data_path(f, folders).exists()]
         if missing or not (args.mpnet / "model.safetensors").exists():
             raise SystemExit(f"missing: {', '.join(missing or [str(args.mpnet / 'model.safetensors')])}")
         ignore("/.gpu/")  # the parts travel only where a call names them
         tree = tree_bytes()
         from qa.packaged import packaged_minilm_path
 
-        calls = prepare(args.mpnet, args.minilm or Path(packaged_minilm_path()), args.data, args.out, LIMIT - tree - MARGIN)
+        calls = prepare(args.mpnet, args.minilm or Path(packaged_minilm_path()), args.data, args.out, LIMIT - tree - MARGIN,
+                        args.squad2)
         print(json.dumps({"tree_bytes": tree, "calls": calls}, indent=1))
     elif args.cmd == "model-out":
         model_out()

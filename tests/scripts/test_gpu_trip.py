@@ -85,7 +85,7 @@ def _tiny_data(folder, tiny_squad):
 
 def test_the_trip_gathers_its_parts_call_by_call_and_trains_on_the_last(tiny_squad, tmp_path):
     """prepare, then scripts/gpu_trip.sh once per call as the GPU machine runs it (here on the CPU, tiny):
-    the last call rebuilds both encoders and the data from the parts and the trust trip's results come back."""
+    the last call rebuilds both encoders and the data from the parts and the squad2 trip's results come back."""
     import json
     import os
 
@@ -107,6 +107,6 @@ def test_the_trip_gathers_its_parts_call_by_call_and_trains_on_the_last(tiny_squ
                            capture_output=True, text=True, timeout=600)
         assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     res = json.loads((out / "results.json").read_text())
-    assert res["mix"] == "trust" and [run["name"] for run in res["runs"]] == ["teacher", "student-b"]
+    assert res["mix"] == "squad2" and [run["name"] for run in res["runs"]] == ["teacher", "student-b"]
     assert res["best"] == "student-b" and list(out.glob("best.part*")) and (out / "log.txt").exists()
     assert len(res["runs"][1]["heldout_decision_f1"]) == 2
