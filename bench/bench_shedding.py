@@ -78,7 +78,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--index", default="", help="index folder (default: a fresh qa ingest of seeds/)")
     args = ap.parse_args()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # repeated questions must be read each time (no answer cache): the bench times reading under load
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "QA_ANSWER_CACHE_SIZE": "0"}
     if args.index:
         env["QA_INDEX_DIR"] = args.index
     else:

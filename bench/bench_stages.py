@@ -144,7 +144,7 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(host="127.0.0.1", port=port)
+    settings = Settings(host="127.0.0.1", port=port, answer_cache_size=0)  # each round reads the seed questions again
     settings = settings.model_copy(update={"index_dir": Path(args.index) if args.index else seed_index(settings)})
     base, recorded, server, thread, pipeline = serve(settings)
     client_ms: list[float] = []
