@@ -26,6 +26,12 @@ The rule a candidate reader is shipped by, written down before any candidate was
   valid, no answer cut inside a word).
 - Operating point shipped: the policy fitted at 25% unanswerable (news traffic is mostly answerable),
   unless on the decision set at 50% its no-answer accuracy falls below 60%; then the one fitted at 50%.
+
+The rule a change that only makes reading cheaper (int8 weights, fewer tokens read) is kept by, written down
+before measuring one: with the same weights and each side's policy fitted the same way, at both priors the
+paired 95% interval of its F1 minus the reference path's contains zero or lies above it, the point difference
+in F1 is no worse than −1.0, neither HasAns F1 nor NoAns accuracy falls by more than 2 points, and the seed
+set's smoke checks hold. The reference path is the shipped one on the same CPU.
 """
 
 from __future__ import annotations
