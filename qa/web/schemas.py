@@ -212,7 +212,7 @@ class Health(msgspec.Struct):
     # The fields above are a fixed contract: new ones go after them, with a default, so that the Python client
     # (qa.client) still reads a server that predates them (null there).
     version: str | None = None  # the service's: the package's version (0.2.0 on)
-    reader_version: str | None = None  # the reader's, as its qa_config.json names it ("v17"); null if it names none
+    reader_version: str | None = None  # the reader's, as its qa_config.json names it ("v23"); null if it names none
 
     @classmethod
     def of(cls, manifest: Manifest, reader_dir: str, verifier_dir: str | None, version: str,
