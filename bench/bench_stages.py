@@ -1,6 +1,6 @@
 """Where a question's time goes: ``/api/ask`` broken into its stages, on the CPU it runs on, in one run.
 
-    .venv/bin/python bench/bench_stages.py [--index DIR] [--rounds 3] [--out FILE]
+    .venv/bin/python bench/bench_stages.py [--index DIR] [--rounds 3] [--out FILE] [--answer-cache]
 
 Serves the app in this process, as ``qa serve`` does (uvicorn with the shedding gate in front, the reader
 ``qa serve`` would load from ``QA_*`` settings), over the seed articles (a fresh ingest of ``seeds/`` unless
@@ -15,6 +15,9 @@ gives every stage of the same requests:
 - JSON: encoding the response (from the handler's answer to its first byte sent);
 - the rest of the app (routing, reading and validating the body, hooks), by difference from the app's
   whole time; and HTTP (the client, the socket, uvicorn's parsing), by difference from the client's time.
+
+The answer cache is off, so every round reads; with ``--answer-cache`` it is on as served, the warm-up
+round fills it and the timed rounds measure repeated questions answered from it.
 
 Prints mean, p50 and p95 per question of each stage and its share of the client's time, and the forward
 passes per question with their padded tokens; ``--out`` writes the same as JSON, with every request's stages.
@@ -131,6 +134,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds over the gold questions")
     ap.add_argument("--limit", type=int, default=0, help="only the first N questions (0: all)")
     ap.add_argument("--out", help="write the figures as JSON here")
+    ap.add_argument("--answer-cache", action="store_true", help="serve with the answer cache on: time repeats")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -144,7 +148,9 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings(host="127.0.0.1", port=port, answer_cache_size=0)  # each round reads the seed questions again
+    settings = Settings(host="127.0.0.1", port=port)
+    if not args.answer_cache:  # each round reads the seed questions again
+        settings = settings.model_copy(update={"answer_cache_size": 0})
     settings = settings.model_copy(update={"index_dir": Path(args.index) if args.index else seed_index(settings)})
     base, recorded, server, thread, pipeline = serve(settings)
     client_ms: list[float] = []

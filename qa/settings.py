@@ -85,8 +85,9 @@ class Settings(BaseSettings):
                                             description="a longer question is cut to this (and to a quarter of a window)")
     max_answer_tokens: int = Field(default=30, ge=1)
     reader_batch_size: int = Field(default=16, ge=1)
-    reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (faster on CPU; "
-                                                         "ONNX Runtime's int8 graph unless the runtime is torch)")
+    reader_int8: bool = Field(default=False, description="dynamic int8 quantisation of the reader (ONNX Runtime's "
+                                                         "graph unless the runtime is torch); it loses no-answer "
+                                                         "accuracy and is no faster on every CPU: docs/BENCHMARKS.md")
     reader_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         default="auto", description="bfloat16 where the CPU has bf16 kernels (auto), or force one")
     reader_runtime: Literal["auto", "torch", "onnx"] = Field(
