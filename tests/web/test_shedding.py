@@ -37,7 +37,7 @@ def busy_server(pipeline, settings):
     served = settings.model_copy(update={"max_concurrent_questions": 1, "max_queued_questions": 0,
                                          "retry_after_seconds": 1, "retry_after_spread_seconds": 2,
                                          "host": "127.0.0.1", "port": _free_port()})
-    p = make_pipeline(pipeline.retriever, pipeline.reader, top_k=2)
+    p = make_pipeline(pipeline.retriever, pipeline.reader, top_k=2, answer_cache_size=0)  # every question is held
     release, entered = threading.Event(), threading.Event()
     ask = p.ask
 
