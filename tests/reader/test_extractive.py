@@ -81,7 +81,7 @@ def test_int8_reader_runs_quantised_linear_layers_and_gives_valid_spans(tiny_rea
     import torch
 
     passages = ["The conference was held in Vinh city on April 24 by the Office of Military Region 4."]
-    int8 = make_reader(tiny_reader_dir, max_length=64, stride=16, int8=True)
+    int8 = make_reader(tiny_reader_dir, max_length=64, stride=16, int8=True, runtime="torch")  # PyTorch's int8
     fp32 = make_reader(tiny_reader_dir, max_length=64, stride=16, dtype="float32", runtime="torch")
     q, f = int8.read("Where?", passages)[0], fp32.read("Where?", passages)[0]
     assert int8.runtime_used == "torch" and not int8.bf16
