@@ -134,6 +134,11 @@ def merge_answers(scored: list[tuple[Candidate, float]]) -> list[Answer]:
     return kept
 
 
+def _copies(answers) -> list[Answer]:
+    """Answers with their own citation lists: the cache keeps one copy, each caller gets another to reorder."""
+    return [Answer(a.text, a.score, list(a.citations)) for a in answers]
+
+
 def newest_first(answers: list[Answer], margin: float) -> list[Answer]:
     """Answers (best first) whose score is within ``margin`` of the best, newest article first (undated
     last); the rest after them, by score."""
@@ -244,15 +249,17 @@ class AnswerPipeline:
         return (question.strip(), top_k or self.top_k, max_answers or self.max_answers, mode or self.mode,
                 where or None, order)
 
+    def _from_cache(self, key: tuple, question: str, t0: float) -> AskResult | None:
+        found = self.cache.get(key)
+        if found is None:
+            return None
+        return AskResult(question.strip(), _copies(found), (time.perf_counter() - t0) * 1000)
+
     def cached(self, question: str, top_k: int | None = None, max_answers: int | None = None,
                mode: Mode | None = None, where: Filter | None = None, order: Order = "score") -> AskResult | None:
         """The answers ``ask`` gave to the same question with the same options over this snapshot, or None."""
-        t0 = time.perf_counter()
-        found = self.cache.get(self._cache_key(question, top_k, max_answers, mode, where, order))
-        if found is None:
-            return None
-        answers = [Answer(a.text, a.score, list(a.citations)) for a in found]  # callers may reorder their copy
-        return AskResult(question.strip(), answers, (time.perf_counter() - t0) * 1000)
+        return self._from_cache(self._cache_key(question, top_k, max_answers, mode, where, order), question,
+                                time.perf_counter())
 
     def ask(self, question: str, top_k: int | None = None, max_answers: int | None = None,
             mode: Mode | None = None, deadline: float | None = None, where: Filter | None = None,
@@ -260,11 +267,11 @@ class AnswerPipeline:
         """Answers best first; with ``where``, read from the articles it admits only; with ``order="recent"``,
         answers within ``recent_margin`` of the best score come newest article first. A repeat of a question
         already answered over this snapshot, with the same options, is answered from the cache."""
-        hit = self.cached(question, top_k, max_answers, mode, where, order)
-        if hit is not None:
-            return hit
         t0 = time.perf_counter()
         key = self._cache_key(question, top_k, max_answers, mode, where, order)
+        hit = self._from_cache(key, question, t0)
+        if hit is not None:
+            return hit
         question = question.strip()
         candidates = self.candidates(question, top_k, mode, deadline, where)
         with stage("no_answer"):
@@ -275,5 +282,5 @@ class AnswerPipeline:
             if order == "recent":
                 answers = newest_first(answers, self.recent_margin)
             answers = answers[: max_answers or self.max_answers]
-        self.cache.put(key, tuple(Answer(a.text, a.score, list(a.citations)) for a in answers))
+        self.cache.put(key, tuple(_copies(answers)))
         return AskResult(question, answers, (time.perf_counter() - t0) * 1000)
