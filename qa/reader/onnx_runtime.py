@@ -6,9 +6,9 @@ layer norms (49-53 against 62-69 ms per 256-token window on 2 threads of a CPU w
 with bench/bench_reader.py --runtime torch onnx; logits agree to 1e-5).
 
 With ``int8``, the fused graph's matrix products are dynamically quantised (int8 weights, activations
-quantised per batch): fewer bytes to move and integer kernels. Weights are stored unsigned (U8U8) because
-AVX2 CPUs without VNNI multiply u8 by s8 with an instruction that can saturate; u8 by u8 cannot, so the
-answers do not depend on which x86 CPU serves them.
+quantised per batch). Weights are stored unsigned (U8U8) because AVX2 CPUs without VNNI multiply u8 by s8
+with an instruction that can saturate, and u8 by u8 cannot. Measured on a Xeon with AMX it was no faster
+than the fp32 graph and lost no-answer accuracy, so it is not the default (docs/BENCHMARKS.md).
 
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first
 use and kept in a cache folder under a key made from the weights, the config and the library
