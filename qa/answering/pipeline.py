@@ -160,7 +160,6 @@ class AnswerPipeline:
                  verifier: AnswerVerifier | None = None, recent_margin: float = 0.1,
                  answer_cache_size: int = 0) -> None:
         self.retriever = retriever
-        self.answer_cache_size = answer_cache_size
         self.cache = AnswerCache(answer_cache_size)  # this snapshot's answers; another snapshot starts empty
         self.recent_margin = recent_margin  # order="recent": answers this close to the best count as tied
         self.reader = reader
@@ -206,7 +205,7 @@ class AnswerPipeline:
         return AnswerPipeline(Retriever(index, r.embedder, r.fusion), self.reader, top_k=self.top_k,
                               max_answers=self.max_answers, mode=self.mode, spans_per_passage=self.spans_per_passage,
                               policy=self.policy, verifier=self.verifier, recent_margin=self.recent_margin,
-                              answer_cache_size=self.answer_cache_size)
+                              answer_cache_size=self.cache.capacity)
 
     def _with_sources(self, answer: Answer) -> Answer:
         """The answer with each citation saying where and when its article was published (and its page)."""
