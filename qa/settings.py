@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     retry_after_spread_seconds: int = Field(default=2, ge=0, le=60,
                                             description="a shed question's Retry-After is drawn from retry_after_seconds "
                                                         "to that plus this, so refused clients come back spread out")
+    shed_hold_seconds: float = Field(default=0.25, ge=0.0, le=5.0,
+                                     description="a shed question's 503 is sent after a pause of about this long (0.5x "
+                                                 "to 1.5x): a client that retries at once is paced by a timer, not by "
+                                                 "the CPU; 0 sends it at once")
+    max_held_refusals: int = Field(default=64, ge=0,
+                                   description="shed questions held for that pause at once, at most; more are "
+                                               "refused without it (each held one keeps its connection open)")
     request_deadline_seconds: float = Field(default=15.0, gt=0.0,
                                             description="a question not answered by then ends in a 503 (queue time counts)")
     max_json_depth: int = Field(default=32, ge=2, description="deeper JSON bodies are a 400")

@@ -8,7 +8,11 @@ is a 503. A question whose client has gone away while it waited is dropped befor
 Shedding happens ahead of the app (``ShedGate``, an ASGI middleware in front of Litestar): a question
 over the bound is refused before its body is read, parsed or validated, with a body and headers encoded
 once at start, so a flood of refused questions costs the service next to nothing. ``Retry-After`` varies
-between refusals, so clients that honour it come back spread out rather than all at once.
+between refusals, so clients that honour it come back spread out rather than all at once. A client that
+ignores it and asks again at once is paced instead: its 503 is sent after a short pause (a timer in the
+event loop, no CPU), so sixteen such clients make tens of refusals a second rather than a thousand, and
+the CPU they would have taken from the questions being read stays with them. The pause is bounded
+(``max_held_refusals``): past it a refusal goes out at once.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class AdmissionStats:
     shed: int = 0
     timed_out: int = 0
     dropped: int = 0  # clients gone before their turn
+    held: int = 0  # refusals in their pause now
     shed_times: ShedTimes = field(default_factory=ShedTimes)
 
 
@@ -74,11 +79,14 @@ async def _disconnected(request: Request) -> None:
 
 
 class Admission:
-    def __init__(self, concurrency: int, queue: int, deadline_seconds: float, retry_after: tuple[int, int] = (1, 1)) -> None:
+    def __init__(self, concurrency: int, queue: int, deadline_seconds: float, retry_after: tuple[int, int] = (1, 1),
+                 shed_hold: float = 0.0, max_held: int = 0) -> None:
         self.concurrency = concurrency
         self.queue = queue
         self.deadline_seconds = deadline_seconds
         self.retry_after = retry_after  # a shed question's Retry-After is drawn from this range (seconds)
+        self.shed_hold = shed_hold  # a refusal is sent after 0.5 to 1.5 times this (seconds), ...
+        self.max_held = max_held  # ... while fewer than this are held
         self.stats = AdmissionStats()
         self.inside = 0  # questions past the gate (ShedGate) and not yet answered
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
@@ -86,7 +94,8 @@ class Admission:
     @classmethod
     def from_settings(cls, settings) -> "Admission":
         return cls(settings.max_concurrent_questions, settings.max_queued_questions, settings.request_deadline_seconds,
-                   (settings.retry_after_seconds, settings.retry_after_seconds + settings.retry_after_spread_seconds))
+                   (settings.retry_after_seconds, settings.retry_after_seconds + settings.retry_after_spread_seconds),
+                   settings.shed_hold_seconds, settings.max_held_refusals)
 
     @property
     def bound(self) -> int:
@@ -190,11 +199,21 @@ class ShedGate:
         t0 = time.perf_counter()
         admission = self.admission
         if admission.inside >= admission.bound:
-            admission.stats.shed += 1
+            stats = admission.stats
+            stats.shed += 1
+            if admission.shed_hold and stats.held < admission.max_held:
+                # paced, not spun: the pause is a timer; the time counted is the refusal's own work around it
+                spent = time.perf_counter() - t0
+                stats.held += 1
+                try:
+                    await asyncio.sleep(admission.shed_hold * (0.5 + random.random()))
+                finally:
+                    stats.held -= 1
+                t0 = time.perf_counter() - spent
             starts = self._starts
             await send(starts[int(random.random() * len(starts))])
             await send(self._body)
-            admission.stats.shed_times.observe(time.perf_counter() - t0)
+            stats.shed_times.observe(time.perf_counter() - t0)
             return
         admission.inside += 1
         try:

@@ -28,7 +28,8 @@ class ServiceCollector:
     def collect(self):
         s = self.admission.stats
         for name, value, text in (("qa_questions_running", s.running, "questions being read now"),
-                                  ("qa_questions_waiting", s.waiting, "questions waiting for a turn (queue depth)")):
+                                  ("qa_questions_waiting", s.waiting, "questions waiting for a turn (queue depth)"),
+                                  ("qa_refusals_held", s.held, "refused questions in their pause before the 503")):
             yield GaugeMetricFamily(name, text, value=value)
         for name, value, text in (("qa_questions_shed_total", s.shed, "questions refused at once (queue full)"),
                                   ("qa_questions_timed_out_total", s.timed_out, "questions past their deadline"),
@@ -41,7 +42,7 @@ class ServiceCollector:
             seen += count
             cumulative.append((bound, seen))
         yield HistogramMetricFamily("qa_shed_seconds", "a refused question's own time in the server, from the gate "
-                                    "to its last byte handed to the connection", buckets=cumulative,
+                                    "to its last byte handed to the connection, less the pause a refusal may be held for", buckets=cumulative,
                                     sum_value=s.shed_times.total)
         corpus = self.corpus_of()
         if corpus is not None:

@@ -25,5 +25,6 @@ def test_sixteen_worst_case_clients_get_answers_or_quick_503s_and_health_stays_f
     assert set(statuses) <= {200, 503}, statuses  # no other 5xx, no client errors, no dropped connections
     assert statuses.get(200, 0) >= 2 and statuses.get(503, 0) >= 10  # it answered some and shed the rest
     assert max(result["accepted_s"]) <= 4.0 + 2.0  # accepted requests end within the deadline (plus transfer)
-    assert percentile(result["shed_s"], 0.5) < 0.5  # shedding is quick
+    # a refusal comes back after its pause (QA_SHED_HOLD_SECONDS, 0.25 x 0.5..1.5), not after a wait for a turn
+    assert percentile(result["shed_s"], 0.5) < 0.75
     assert set(result["health_codes"]) == {200} and percentile(result["health_s"], 0.99) <= 0.25

@@ -36,6 +36,7 @@ def busy_server(pipeline, settings):
     is held, every other question is over the bound."""
     served = settings.model_copy(update={"max_concurrent_questions": 1, "max_queued_questions": 0,
                                          "retry_after_seconds": 1, "retry_after_spread_seconds": 2,
+                                         "shed_hold_seconds": 0.05, "max_held_refusals": 64,
                                          "host": "127.0.0.1", "port": _free_port()})
     p = make_pipeline(pipeline.retriever, pipeline.reader, top_k=2, answer_cache_size=0)  # every question is held
     release, entered = threading.Event(), threading.Event()
@@ -130,6 +131,39 @@ def test_the_load_bench_drives_clients_that_retry_at_once_and_clients_that_honou
     assert 2 <= refused_honour <= 4  # a refusal, then at least 1 s of waiting: at most two tries each in 1.5 s
     assert refused_at_once >= 5 * refused_honour
     assert shed["refused"] == refused_at_once + refused_honour and shed["p50_ms_at_most"] <= 1
+
+
+def test_a_client_that_asks_again_at_once_is_paced_by_the_pause_and_past_the_held_bound_refused_at_once(busy_server):
+    """A refusal is sent after 0.5 to 1.5 times the pause, so a client that retries at once makes a few
+    refusals a second instead of as many as it can send; once ``max_held`` are held the rest go out at once.
+    The refusal's own server time leaves the pause out: still under a millisecond at p50."""
+    base, app, release, entered = busy_server
+    admission = app.state.admission
+    release.clear()
+    entered.clear()
+    holder = threading.Thread(target=lambda: httpx.post(base + "/api/ask", json={"question": "Who attended?"},
+                                                        timeout=60))
+    holder.start()
+    assert entered.wait(30)
+    kept = admission.shed_hold, admission.max_held
+    try:
+        admission.shed_hold = 0.2  # 0.1 to 0.3 s a refusal
+        before = shed_times(base)
+        paced = load(base, ["Who attended?"], clients=2, seconds=2.0)
+        shed = shed_summary(before, shed_times(base))
+        admission.max_held = 0  # none may be held: every refusal goes out at once
+        unpaced = load(base, ["Who attended?"], clients=2, seconds=2.0)
+    finally:
+        admission.shed_hold, admission.max_held = kept
+        release.set()
+        holder.join(60)
+    assert set(paced["statuses"]) == set(unpaced["statuses"]) == {"503"}
+    n_paced, n_unpaced = paced["statuses"]["503"], unpaced["statuses"]["503"]
+    assert 2 * 2.0 / 0.3 - 2 <= n_paced <= 2 * 2.0 / 0.1 + 2  # each client waits 0.1 to 0.3 s a refusal
+    assert paced["refused_p50_ms"] >= 100  # the client saw the pause ...
+    assert shed["refused"] == n_paced and shed["p50_ms_at_most"] <= 1  # ... the server's own time leaves it out
+    assert n_unpaced >= 3 * n_paced
+    assert admission.stats.held == 0
 
 
 def test_the_gate_stands_before_every_handler_that_reads_a_question(settings):
