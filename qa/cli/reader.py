@@ -165,6 +165,7 @@ def reader_decide(
     against: Annotated[Optional[Path], typer.Option(help="the baseline's rows file: report candidate minus baseline with paired intervals")] = None,
     out: Annotated[Optional[Path], typer.Option(help="write the figures as JSON here")] = None,
     write_prior: Annotated[Optional[float], typer.Option(help="store the policy fitted at this prior in the reader's qa_config.json")] = None,
+    verifier: Annotated[bool, typer.Option("--verifier/--no-verifier", help="gather with the answer verifier (QA_VERIFIER_DIR) weighed as the policy's last feature")] = False,
 ) -> None:
     """Judge a reader through the whole pipeline on a held-out decision set: F1, HasAns F1 and NoAns accuracy
     with 95% bootstrap intervals, its policy fitted on another held-out set at each prior (docs/BENCHMARKS.md)."""
@@ -186,21 +187,27 @@ def reader_decide(
         from qa.reader.extractive import ExtractiveReader
         from qa.search.embedding import Embedder
 
+        from qa.answering.verifier import AnswerVerifier
+
         reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+        checker = AnswerVerifier.from_settings(settings) if verifier else None
         with user_errors():
             reader.warm_up()
+            if checker is not None:
+                checker.warm_up()
         embedder = Embedder.from_settings(settings)
         with user_errors():
             parts = {
                 "policy": d.gather(reader, embedder, load_many([str(p) for p in policy_data]), settings, policy_limit,
                                    removed_share=removed_share, foreign=load_many([str(p) for p in foreign]) if foreign else None,
-                                   foreign_share=foreign_share, seed=seed),
-                "decision": d.gather(reader, embedder, load_many([str(p) for p in data]), settings, limit, seed=seed),
+                                   foreign_share=foreign_share, seed=seed, verifier=checker),
+                "decision": d.gather(reader, embedder, load_many([str(p) for p in data]), settings, limit, seed=seed,
+                                     verifier=checker),
             }
         meta = {"model": str(settings.reader_dir), "data": [str(p) for p in data], "policy_data": [str(p) for p in policy_data],
                 "foreign": [str(p) for p in foreign or []], "foreign_share": foreign_share, "removed_share": removed_share,
                 "limit": limit, "policy_limit": policy_limit, "seed": seed, "runtime": reader.runtime_used,
-                "top_k": settings.top_k}
+                "top_k": settings.top_k, "verifier": str(settings.verifier_dir) if verifier else None}
         d.save_rows(rows, parts, meta)
         typer.echo(f"rows written to {rows}")
     base = d.load_rows(against)[0] if against else None
@@ -236,6 +243,7 @@ def reader_verifier(
     epochs: Annotated[float, typer.Option(min=0.01)] = 1.0,
     lr: Annotated[float, typer.Option(min=0.0)] = 5e-5,
     seed: Annotated[int, typer.Option()] = 3,
+    limit: Annotated[int, typer.Option(min=0, help="a seeded sample of this many training questions (0 = all)")] = 0,
 ) -> None:
     """Train the answer verifier on the reader's own right and wrong answers (then refit the policy with calibrate)."""
     quiet_libraries()
@@ -250,7 +258,7 @@ def reader_verifier(
         reader.warm_up()
     logging.getLogger("qa.training.verifier").setLevel(logging.INFO)  # its progress, past quiet_libraries' WARNING
     cfg = VerifierTrainConfig(data=[str(p) for p in data], out=str(out), reader=str(settings.reader_dir),
-                              synthetic_negatives=synthetic_negatives, epochs=epochs, lr=lr, seed=seed,
+                              synthetic_negatives=synthetic_negatives, epochs=epochs, lr=lr, seed=seed, limit=limit,
                               reach=settings.verifier_reach, max_length=settings.verifier_max_length,
                               threads=settings.threads)
     typer.echo(f"written {train_verifier(cfg, reader)}")

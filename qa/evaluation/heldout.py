@@ -55,6 +55,14 @@ def unanswerable_kind(example: QAExample) -> str:
     return UNANSWERABLE_KINDS.get(example.source.rsplit("+", 1)[-1], "in the data")
 
 
+def sample(examples: list[QAExample], limit: int, seed: int) -> list[QAExample]:
+    """A seeded sample of ``limit`` questions, in their order (all when ``limit`` is 0 or larger than the set)."""
+    if not limit or limit >= len(examples):
+        return examples
+    keep = set(random.Random(seed).sample(range(len(examples)), limit))
+    return [e for i, e in enumerate(examples) if i in keep]
+
+
 def out_of_corpus(questions: list[QAExample], n: int, seed: int) -> list[QAExample]:
     """Questions about other articles, asked of this corpus: its articles do not hold the answer."""
     picked = random.Random(seed).sample(questions, min(n, len(questions)))

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,8 @@ import numpy as np
 
 from qa.answering.no_answer import NoAnswerPolicy
 from qa.answering.pipeline import AnswerPipeline
-from qa.evaluation.heldout import out_of_corpus, remove_paragraphs
+from qa.answering.verifier import AnswerVerifier
+from qa.evaluation.heldout import out_of_corpus, remove_paragraphs, sample
 from qa.evaluation.squad import Answer, QAExample
 from qa.reader.extractive import ExtractiveReader
 from qa.search.embedding import Embedder
@@ -60,28 +60,21 @@ BOOTSTRAP = 2000
 
 def gather(reader: ExtractiveReader, embedder: Embedder, examples: list[QAExample], settings: Settings, limit: int = 0,
            removed_share: float = 0.0, foreign: list[QAExample] | None = None, foreign_share: float = 0.0,
-           seed: int = 7, progress: bool = True) -> list[Row]:
+           seed: int = 7, progress: bool = True, verifier: AnswerVerifier | None = None) -> list[Row]:
     """Questions of ``examples`` (a seeded sample of ``limit``, 0 = all) through the pipeline over one index of
     all their paragraphs (less a ``removed_share`` of them, whose questions become unanswerable), plus a
-    ``foreign_share`` of out-of-corpus questions drawn from ``foreign``."""
+    ``foreign_share`` of out-of-corpus questions drawn from ``foreign``. With a ``verifier``, its logit is
+    each row's last feature, as the service's policy would weigh it."""
     gone: set[str] = set()
     if removed_share:
         examples, gone = remove_paragraphs(examples, removed_share, seed)
     index = index_paragraphs([e for e in examples if e.context not in gone], embedder, settings)
     pipeline = AnswerPipeline.from_settings(settings, retriever=Retriever(index, embedder, FusionParams.from_settings(settings)),
-                                            reader=reader, policy=NoAnswerPolicy())
+                                            reader=reader, verifier=verifier, policy=NoAnswerPolicy())
     asked = sample(examples, limit, seed)
     if foreign and foreign_share:
         asked = asked + out_of_corpus(foreign, int(foreign_share * len(asked)), seed)
     return collect(pipeline, asked, progress=progress)
-
-
-def sample(examples: list[QAExample], limit: int, seed: int) -> list[QAExample]:
-    """A seeded sample of ``limit`` questions, in their order (all when ``limit`` is 0 or larger than the set)."""
-    if not limit or limit >= len(examples):
-        return examples
-    keep = set(random.Random(seed).sample(range(len(examples)), limit))
-    return [e for i, e in enumerate(examples) if i in keep]
 
 
 # ---------------------------------------------------------------- rows on disk

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qa.answering.verifier import AnswerVerifier, Proposal, marked
-from qa.evaluation.heldout import add_synthetic_negatives
+from qa.evaluation.heldout import add_synthetic_negatives, sample
 from qa.evaluation.reader import predict
 from qa.evaluation.squad import load_many, score_one
 from qa.reader.extractive import ExtractiveReader, cpu_has_bf16
@@ -34,6 +34,7 @@ class VerifierTrainConfig:
     reach: int  # how the service will read its inputs: Settings.verifier_reach and verifier_max_length
     max_length: int
     synthetic_negatives: float = 0.2
+    limit: int = 0  # a seeded sample of this many questions of ``data`` (0 = all)
     epochs: float = 1.0
     lr: float = 5e-5
     warmup: float = 0.06
@@ -51,9 +52,11 @@ class Judged:
     right: bool
 
 
-def propose(reader: ExtractiveReader, data: list[str], synthetic_negatives: float, seed: int = 7) -> list[Judged]:
-    """The reader's best span for every question of ``data``, judged against the gold answers."""
-    examples = load_many(data)
+def propose(reader: ExtractiveReader, data: list[str], synthetic_negatives: float, seed: int = 7,
+            limit: int = 0) -> list[Judged]:
+    """The reader's best span for every question of ``data`` (a seeded sample of ``limit``, 0 = all), judged
+    against the gold answers."""
+    examples = sample(load_many(data), limit, seed)
     examples += add_synthetic_negatives(examples, synthetic_negatives, random.Random(seed))
     judged = []
     for e, pred in zip(examples, predict(reader, examples)):
@@ -71,7 +74,7 @@ def train_verifier(cfg: VerifierTrainConfig, reader: ExtractiveReader) -> Path:
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
-    rows = propose(reader, cfg.data, cfg.synthetic_negatives)
+    rows = propose(reader, cfg.data, cfg.synthetic_negatives, limit=cfg.limit)
     random.Random(cfg.seed).shuffle(rows)
     log.info("%d proposals, %d of them right", len(rows), sum(r.right for r in rows))
     tok = AutoTokenizer.from_pretrained(cfg.reader, local_files_only=True)

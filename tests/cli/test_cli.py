@@ -283,3 +283,34 @@ def test_ask_with_a_policy_that_needs_a_missing_verifier_is_a_clear_error(env, t
     monkeypatch.setenv("QA_VERIFIER_DIR", str(tmp_path / "none"))
     r = runner.invoke(app, ["ask", "Where was the conference held?"])
     assert r.exit_code == 2 and "no answer verifier" in r.output and "Traceback" not in r.output
+
+
+def test_reader_decide_with_the_verifier_gathers_its_logit_and_stores_a_policy_that_weighs_it(
+        tiny_squad, tiny_reader_dir, tiny_verifier_dir, tmp_path, monkeypatch):
+    """``qa reader decide --verifier`` reads every question with the verifier beside the reader: each row gains
+    the verifier's logit as its last feature, and the policy written for the reader weighs it (so the service
+    loads the verifier); without the flag the rows and the policy have one feature fewer."""
+    import shutil
+
+    from qa.answering.no_answer import feature_names
+    from qa.training.decide import load_rows
+
+    reader = tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, reader)
+    monkeypatch.setenv("QA_VERIFIER_DIR", str(tiny_verifier_dir))
+    base = ["reader", "decide", "--model", str(reader), "--data", str(tiny_squad), "--policy-data", str(tiny_squad),
+            "--prior", "0.5", "--foreign-share", "0", "--removed-share", "0"]
+    r = runner.invoke(app, base + ["--rows", str(tmp_path / "v.json.gz"), "--verifier", "--write-prior", "0.5"])
+    assert r.exit_code == 0, r.output
+    parts, meta = load_rows(tmp_path / "v.json.gz")
+    assert meta["verifier"] == str(tiny_verifier_dir)
+    assert {len(row.features) for rows in parts.values() for row in rows} == {len(feature_names(True))}
+    assert len({row.features[-1] for row in parts["decision"]}) > 1  # a logit per question, not a constant
+    stored = json.loads((reader / "qa_config.json").read_text())["no_answer_policy"]
+    assert stored["features"] == list(feature_names(True)) and len(stored["weights"]) == len(feature_names(True))
+
+    r = runner.invoke(app, base + ["--rows", str(tmp_path / "plain.json.gz")])
+    assert r.exit_code == 0, r.output
+    parts, meta = load_rows(tmp_path / "plain.json.gz")
+    assert meta["verifier"] is None
+    assert {len(row.features) for rows in parts.values() for row in rows} == {len(feature_names(False))}

@@ -36,6 +36,15 @@ def test_proposals_are_judged_against_the_gold_answers(tmp_path, tiny_reader_dir
     assert all(r.proposal.passage[r.proposal.start:r.proposal.end] for r in rows)
 
 
+def test_a_limit_proposes_for_a_seeded_sample_of_the_questions(tmp_path, tiny_reader_dir):
+    reader = make_reader(tiny_reader_dir, max_length=64, stride=16)
+    data = _squad(tmp_path, reader)
+    first = propose(reader, [data], synthetic_negatives=0.0, limit=3)
+    again = propose(reader, [data], synthetic_negatives=0.0, limit=3)
+    assert len(first) == 3 and [r.proposal for r in first] == [r.proposal for r in again]
+    assert len(propose(reader, [data], synthetic_negatives=0.0, limit=0)) == 8
+
+
 def test_training_learns_to_tell_right_answers_from_wrong_ones_and_ships_a_loadable_verifier(tmp_path, tiny_reader_dir):
     """Trained a few dozen steps on the tiny set, the verifier must score every right proposal above every
     wrong one, and what it writes is what the service loads."""
