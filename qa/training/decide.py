@@ -32,6 +32,13 @@ before measuring one: with the same weights and each side's policy fitted the sa
 paired 95% interval of its F1 minus the reference path's contains zero or lies above it, the point difference
 in F1 is no worse than −1.0, neither HasAns F1 nor NoAns accuracy falls by more than 2 points, and the seed
 set's smoke checks hold. The reference path is the shipped one on the same CPU.
+
+The rule the answer verifier (``qa reader verifier``, gathered with ``--verifier``) is shipped by, written
+down before measuring it with the SQuAD 2.0 reader: trained on the proposals of the reader it would ship
+beside, against that reader without it, each side's policy fitted the same way at each prior, it ships only
+when at both priors the paired 95% interval of its F1 minus the reader alone lies wholly above zero, the seed
+set's smoke checks hold, and ``/api/ask`` p50 with it, measured in one run beside reader v17's path without
+it, is no slower than v17's (the speed the reader issue holds every candidate to).
 """
 
 from __future__ import annotations
