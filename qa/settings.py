@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     cache_dir: Path = REPO_ROOT / ".cache"  # derived files that are rebuilt when missing (the reader's ONNX graph)
     embedding_model: str = Field(default="", description="folder of a sentence-transformers model; empty = packaged all-MiniLM-L6-v2")
     embedding_name: str = "all-MiniLM-L6-v2"
+    embedding_runtime: Literal["auto", "torch", "onnx"] = Field(
+        default="auto", description="onnx: the embedder as a fused ONNX Runtime graph (same vectors, faster); "
+                                    "auto: onnx, or sentence-transformers if the graph cannot be built")
 
     # the corpus: what goes in, and how it is cut
     chunk_words: int = Field(default=120, ge=20, le=1000)

@@ -11,23 +11,20 @@ with an instruction that can saturate, and u8 by u8 cannot. Measured on a Xeon w
 than the fp32 graph and lost no-answer accuracy, so it is not the default (docs/BENCHMARKS.md).
 
 The shipped weights stay one fp16 safetensors file. The ONNX graph is exported from them on first
-use and kept in a cache folder under a key made from the weights, the config and the library
-versions, so a new reader or a new library gets a new graph and a stale one is never used.
+use and kept in a cache folder (``qa/onnx_cache.py``) under a key made from the weights, the config and
+the library versions, so a new reader or a new library gets a new graph and a stale one is never used.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from qa.onnx_cache import CachedGraph
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 SUPPORTED_MODEL_TYPES = ("bert",)  # what onnxruntime's transformer optimizer fuses as "bert"
@@ -40,23 +37,6 @@ def onnx_supported(model_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     return config.get("model_type") in SUPPORTED_MODEL_TYPES
-
-
-def cache_key(model_dir: Path) -> str:
-    """A digest of what decides the exported graph: weights, config and the exporting libraries."""
-    import onnxruntime
-    import torch
-    import transformers
-
-    digest = hashlib.sha256()
-    for path in sorted(Path(model_dir).glob("*.safetensors")) + [Path(model_dir) / "config.json"]:
-        digest.update(path.name.encode())
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-    digest.update(f"torch {torch.__version__} transformers {transformers.__version__} "
-                  f"onnxruntime {onnxruntime.__version__}".encode())
-    return digest.hexdigest()[:24]
 
 
 def export_fused(model_dir: Path, out_path: Path) -> None:
@@ -107,57 +87,25 @@ class OnnxSpanModel:
     with ``int8``)."""
 
     def __init__(self, model_dir: Path, threads: int, cache_dir: Path | None = None, int8: bool = False) -> None:
-        import onnxruntime as ort
-
         self.model_dir = Path(model_dir)
         self.int8 = int8
         if not onnx_supported(self.model_dir):
             raise ValueError(f"the ONNX reader runtime supports BERT-style readers only, not the one in {model_dir}")
-        self._tmp = None
-        if cache_dir is not None:
-            try:
-                Path(cache_dir).mkdir(parents=True, exist_ok=True)
-                if not os.access(cache_dir, os.W_OK):
-                    raise PermissionError(f"{cache_dir} is not writable")
-            except OSError as exc:  # e.g. a read-only install: still serve, exporting once per process
-                log.warning("reader graph cache unavailable (%s); exporting for this process only", exc)
-                cache_dir = None
-        if cache_dir is None:  # no cache: a graph for this process only
-            self._tmp = tempfile.TemporaryDirectory(prefix="qa-reader-onnx-")
-            cache_dir = self._tmp.name
-        cache_dir = Path(cache_dir)
-        self.path = cache_dir / f"reader-{cache_key(self.model_dir)}{'-int8' if int8 else ''}.onnx"
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # errors only
-        if self.path.exists():
-            try:
-                self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-                return
-            except Exception as exc:  # a damaged cache file (e.g. a full disk): build it again
-                log.warning("rebuilding the cached reader graph %s: %s", self.path, exc)
-        self._export()
-        self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self._graph = CachedGraph(self.model_dir, "reader", self._export, threads, cache_dir,
+                                  variant="-int8" if int8 else "")
+        self.path = self._graph.path
 
-    def _export(self) -> None:
-        log.info("exporting the reader to ONNX (once per weights): %s", self.path)
-        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
-        fp32 = partial.with_name(f"{partial.name}.fp32")
-        try:
-            if self.int8:
-                export_fused(self.model_dir, fp32)
-                quantise_int8(fp32, partial)
-            else:
-                export_fused(self.model_dir, partial)
-            os.replace(partial, self.path)  # whole file or none: concurrent starts never see half a graph
-        finally:
-            partial.unlink(missing_ok=True)
-            fp32.unlink(missing_ok=True)
+    def _export(self, path: Path) -> None:
+        if self.int8:
+            fp32 = path.with_name(f"{path.name}.fp32")
+            export_fused(self.model_dir, fp32)
+            quantise_int8(fp32, path)
+        else:
+            export_fused(self.model_dir, path)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         feed = {name: np.asarray(batch[name], dtype=np.int64) for name in INPUTS if name in batch}
         if "token_type_ids" not in feed:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
-        starts, ends = self._session.run(None, feed)
+        starts, ends = self._graph.run(feed)
         return starts, ends

@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 
+from qa.onnx_cache import cache_key
 from qa.reader import onnx_runtime
-from qa.reader.onnx_runtime import OnnxSpanModel, cache_key, onnx_supported
+from qa.reader.onnx_runtime import OnnxSpanModel, onnx_supported
 
 from conftest import make_reader
 
