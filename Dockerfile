@@ -16,9 +16,12 @@ RUN pip install .
 COPY models ./models
 COPY seeds ./seeds
 ENV QA_READER_DIR=/app/models/reader QA_VERIFIER_DIR=/app/models/verifier QA_SEEDS_DIR=/app/seeds QA_INDEX_DIR=/app/index QA_CACHE_DIR=/app/.cache
-# Build the reader's ONNX graph into the image (QA_CACHE_DIR), so that containers start without exporting it.
+# Build the reader's and the embedder's ONNX graphs into the image (QA_CACHE_DIR), so that containers start
+# without exporting them.
 RUN python -c "from qa.settings import Settings; from qa.reader.extractive import ExtractiveReader; \
-r = ExtractiveReader.from_settings(Settings(), runtime='onnx'); r.warm_up(); print('reader runtime:', r.runtime_used)"
+from qa.search.embedding import Embedder; \
+r = ExtractiveReader.from_settings(Settings(), runtime='onnx'); r.warm_up(); print('reader runtime:', r.runtime_used); \
+e = Embedder.from_settings(Settings(embedding_runtime='onnx')); e.warm_up(); print('embedder runtime:', e.runtime_used)"
 # run as a user that owns only what the service writes (the index and the graph cache)
 RUN useradd --system --uid 10001 --home-dir /app qa && mkdir -p /app/index /app/.cache && chown -R qa /app/index /app/.cache
 USER qa
