@@ -191,7 +191,9 @@ def main() -> None:
     rows[HTTP] = stats(http, client_mean)
     server_ms = [1000 * total for total, _ in requests]
     reader = pipeline.reader
-    facts = {"cpu": cpu_facts(), "reader": {"folder": str(reader.model_dir), "runtime": reader.runtime_used,
+    embedder = pipeline.retriever.embedder
+    facts = {"cpu": cpu_facts(), "embedder": {"runtime": embedder.runtime_used},
+             "reader": {"folder": str(reader.model_dir), "runtime": reader.runtime_used,
                                             "bf16": reader.bf16, "int8": reader.int8, "threads": reader.threads},
              "questions": len(questions), "requests": n, "index": str(settings.index_dir),
              "client": stats(client_ms, client_mean), "app": stats(server_ms, client_mean),
@@ -202,7 +204,7 @@ def main() -> None:
     cpu = facts["cpu"]
     print(f"CPU: {cpu['processor']}, {cpu['cores']} cores, {' '.join(cpu.get('flags', [])) or 'no AVX2/AVX-512 flags'}; "
           f"reader {reader.model_dir.name} as {reader.runtime_used}{' bf16' if reader.bf16 else ''}"
-          f"{' int8' if reader.int8 else ''}, {reader.threads} threads")
+          f"{' int8' if reader.int8 else ''}, {reader.threads} threads; question embedder as {embedder.runtime_used}")
     print(f"{len(questions)} questions x {args.rounds} rounds = {n} requests, one at a time, over HTTP")
     labels = dict(STAGES)
     print(f"{'stage':<52}{'mean ms':>9}{'p50 ms':>9}{'p95 ms':>9}{'share':>8}")
