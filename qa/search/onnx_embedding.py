@@ -89,8 +89,9 @@ class OnnxSentenceEncoder:
         shape = layout(self.model_dir)
         self.max_length, self.dim = shape["max_length"], shape["dim"]
         self._tokenizer = AutoTokenizer.from_pretrained(self.model_dir, local_files_only=True)
+        # a short run followed at once by other work (retrieval, the reader): its threads must not spin after it
         self._graph = CachedGraph(self.model_dir, "embedder", lambda path: export_pooled(self.model_dir, path),
-                                  threads, cache_dir)
+                                  threads, cache_dir, spin=False)
         self.path = self._graph.path
 
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
