@@ -11,7 +11,7 @@ from conftest import REPO
 
 QA = REPO / "qa"
 # A module may import from its own stage and from stages below it, never from one above.
-STAGES = {"settings": 0, "limits": 0, "errors": 0, "packaged": 0, "cluster": 0, "timing": 0, "version": 0, "corpus": 1, "search": 2, "reader": 2, "answering": 3,
+STAGES = {"settings": 0, "limits": 0, "errors": 0, "packaged": 0, "cluster": 0, "timing": 0, "version": 0, "onnx_cache": 0, "corpus": 1, "search": 2, "reader": 2, "answering": 3,
           "web": 4, "client": 5, "mcp": 6, "evaluation": 7, "training": 8, "cli": 9}
 # client: the HTTP API from Python, over the wire types of web/schemas.py only; mcp: the API as MCP tools
 SERVING = {"corpus", "search", "reader", "answering", "web", "client", "mcp"}
