@@ -1,7 +1,7 @@
 """Sentence embeddings with sentence-transformers, loaded once from a local folder.
 
-On the CPU the same model runs as a fused ONNX Runtime graph where it can (``onnx_embedding.py``: about a
-quarter of the time for one question, the same vectors); ``runtime`` picks: ``auto`` (the graph, falling
+On the CPU the same model runs as a fused ONNX Runtime graph where it can (``onnx_embedding.py``: about half the
+time for one question, the same vectors); ``runtime`` picks: ``auto`` (the graph, falling
 back to sentence-transformers if it cannot be built), ``onnx`` (the graph or an error) or ``torch``.
 """
 
