@@ -3,6 +3,7 @@ real uvicorn server as ``qa serve`` configures it: a question over the admission
 its body is read or validated, with a JSON 503 and a Retry-After that varies; /health and /metrics are
 answered meanwhile; the refusals are counted and timed in /metrics."""
 
+import contextlib
 import inspect
 import re
 import socket
@@ -61,6 +62,23 @@ def busy_server(pipeline, settings):
     thread.join(timeout=10)
 
 
+@contextlib.contextmanager
+def one_question_held(busy_server):
+    """While inside, the server reads one question and holds it: every other question is over the bound."""
+    base, _, release, entered = busy_server
+    release.clear()
+    entered.clear()
+    holder = threading.Thread(target=lambda: httpx.post(base + "/api/ask", json={"question": "Who attended?"},
+                                                        timeout=60))
+    holder.start()
+    assert entered.wait(30)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(60)
+
+
 def test_a_question_over_the_bound_is_refused_before_its_body_is_read_and_health_and_metrics_still_answer(busy_server):
     base, app, release, entered = busy_server
     admission = app.state.admission
@@ -111,21 +129,12 @@ def test_a_question_over_the_bound_is_refused_before_its_body_is_read_and_health
 
 def test_the_load_bench_drives_clients_that_retry_at_once_and_clients_that_honour_retry_after(busy_server):
     """bench/bench_load.py's two kinds of client against the gate, and the refusals' server time it reads."""
-    base, app, release, entered = busy_server
-    release.clear()
-    entered.clear()
-    holder = threading.Thread(target=lambda: httpx.post(base + "/api/ask", json={"question": "Who attended?"},
-                                                        timeout=60))
-    holder.start()
-    assert entered.wait(30)
-    try:
+    base = busy_server[0]
+    with one_question_held(busy_server):
         before = shed_times(base)
         at_once = load(base, ["Who attended?"], clients=2, seconds=1.5)
         honour = load(base, ["Who attended?"], clients=2, seconds=1.5, honour_retry_after=True)
         shed = shed_summary(before, shed_times(base))
-    finally:
-        release.set()
-        holder.join(60)
     assert set(at_once["statuses"]) == set(honour["statuses"]) == {"503"} and at_once["answered"] == 0
     refused_at_once, refused_honour = at_once["statuses"]["503"], honour["statuses"]["503"]
     assert 2 <= refused_honour <= 4  # a refusal, then at least 1 s of waiting: at most two tries each in 1.5 s
@@ -137,26 +146,19 @@ def test_a_client_that_asks_again_at_once_is_paced_by_the_pause_and_past_the_hel
     """A refusal is sent after 0.5 to 1.5 times the pause, so a client that retries at once makes a few
     refusals a second instead of as many as it can send; once ``max_held`` are held the rest go out at once.
     The refusal's own server time leaves the pause out: still under a millisecond at p50."""
-    base, app, release, entered = busy_server
+    base, app = busy_server[:2]
     admission = app.state.admission
-    release.clear()
-    entered.clear()
-    holder = threading.Thread(target=lambda: httpx.post(base + "/api/ask", json={"question": "Who attended?"},
-                                                        timeout=60))
-    holder.start()
-    assert entered.wait(30)
     kept = admission.shed_hold, admission.max_held
     try:
-        admission.shed_hold = 0.2  # 0.1 to 0.3 s a refusal
-        before = shed_times(base)
-        paced = load(base, ["Who attended?"], clients=2, seconds=2.0)
-        shed = shed_summary(before, shed_times(base))
-        admission.max_held = 0  # none may be held: every refusal goes out at once
-        unpaced = load(base, ["Who attended?"], clients=2, seconds=2.0)
+        with one_question_held(busy_server):
+            admission.shed_hold = 0.2  # 0.1 to 0.3 s a refusal
+            before = shed_times(base)
+            paced = load(base, ["Who attended?"], clients=2, seconds=2.0)
+            shed = shed_summary(before, shed_times(base))
+            admission.max_held = 0  # none may be held: every refusal goes out at once
+            unpaced = load(base, ["Who attended?"], clients=2, seconds=2.0)
     finally:
         admission.shed_hold, admission.max_held = kept
-        release.set()
-        holder.join(60)
     assert set(paced["statuses"]) == set(unpaced["statuses"]) == {"503"}
     n_paced, n_unpaced = paced["statuses"]["503"], unpaced["statuses"]["503"]
     assert 2 * 2.0 / 0.3 - 2 <= n_paced <= 2 * 2.0 / 0.1 + 2  # each client waits 0.1 to 0.3 s a refusal
