@@ -102,6 +102,21 @@ def reader_eval(
         typer.echo(f"written {out}")
 
 
+def _judged_reader(settings, verifier: bool):
+    """The reader as calibration and decisions read with it (no margin threshold of its own), and the answer
+    verifier when asked for, both loaded; a missing model is a clear CLI error."""
+    from qa.answering.verifier import AnswerVerifier
+    from qa.reader.extractive import ExtractiveReader
+
+    reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
+    checker = AnswerVerifier.from_settings(settings) if verifier else None
+    with user_errors():
+        reader.warm_up()
+        if checker is not None:
+            checker.warm_up()
+    return reader, checker
+
+
 @reader_app.command("calibrate")
 def reader_calibrate(
     data: Annotated[list[Path], typer.Option("--data", help="held-out SQuAD-format file (repeat)")],
@@ -117,20 +132,13 @@ def reader_calibrate(
 ) -> None:
     """Fit the service's no-answer decision (reader margin, retrieval similarity, verifier) through the real pipeline."""
     quiet_libraries()
-    from qa.answering.verifier import AnswerVerifier
     from qa.evaluation.squad import load_many
-    from qa.reader.extractive import ExtractiveReader
     from qa.search.embedding import Embedder
     from qa.training.calibrate import calibrate, write_policy
 
     require_files(list(data) + list(foreign or []))
     settings = load_settings(reader_dir=model)
-    reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
-    checker = AnswerVerifier.from_settings(settings) if verifier else None
-    with user_errors():
-        reader.warm_up()
-        if checker is not None:
-            checker.warm_up()
+    reader, checker = _judged_reader(settings, verifier)
     result = calibrate(reader, Embedder.from_settings(settings), load_many([str(p) for p in data]), settings,
                        limit, seed=seed, foreign=load_many([str(p) for p in foreign]) if foreign else None,
                        foreign_share=foreign_share, removed_share=removed_share, verifier=checker)
@@ -184,17 +192,9 @@ def reader_decide(
         if not data or not policy_data:
             fail(f"{rows} does not exist: give --data and --policy-data to gather it")
         require_files(list(data) + list(policy_data) + list(foreign or []))
-        from qa.reader.extractive import ExtractiveReader
         from qa.search.embedding import Embedder
 
-        from qa.answering.verifier import AnswerVerifier
-
-        reader = ExtractiveReader.from_settings(settings, no_answer_threshold=None)
-        checker = AnswerVerifier.from_settings(settings) if verifier else None
-        with user_errors():
-            reader.warm_up()
-            if checker is not None:
-                checker.warm_up()
+        reader, checker = _judged_reader(settings, verifier)
         embedder = Embedder.from_settings(settings)
         with user_errors():
             parts = {

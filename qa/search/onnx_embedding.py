@@ -95,11 +95,14 @@ class OnnxSentenceEncoder:
         self.path = self._graph.path
 
     def encode(self, texts: list[str], batch_size: int, progress: bool = False) -> np.ndarray:
-        from tqdm.auto import tqdm
-
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # little padding per batch
-        for b in tqdm(range(0, len(order), batch_size), desc="Batches", disable=not progress):
+        starts = range(0, len(order), batch_size)
+        if progress:  # an ingest's bar; a question (every /api/ask) makes none
+            from tqdm.auto import tqdm
+
+            starts = tqdm(starts, desc="Batches")
+        for b in starts:
             rows = order[b : b + batch_size]
             enc = self._tokenizer([texts[i] for i in rows], padding=True, truncation=True,
                                   max_length=self.max_length, return_tensors="np")
